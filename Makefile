@@ -1,0 +1,27 @@
+# Set-up is automatic: every target creates or reuses .venv and installs what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= results
+PYTEST_ARGS ?=
+
+.PHONY: run test theory bench bench-small clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test,real]'
+	touch $(STAMP)
+
+# The main job on the embedded toy model.
+run: $(STAMP)
+	$(BIN)/steerbounds derive
+	$(BIN)/steerbounds check-theory
+
+# The whole test suite (HYPOTHESIS_PROFILE=thorough under CI).
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,17 @@
+"""steerbounds: alignment-helpfulness tradeoff bounds for steered language models.
+
+The mathematics is specified in THEORY.md (Wolf et al., arXiv 2401.16332); the
+three layers are ``steerbounds.theory`` (sympy derivations and their JAX
+lambdifications), ``steerbounds.numerics`` (our JAX/Flax transformer, steering
+sweeps and metrics) and ``steerbounds.validation`` (the theory checked against
+measured activations). This module only re-exports the public API.
+"""
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+try:
+    __version__ = _version("steerbounds")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

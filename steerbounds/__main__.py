@@ -1,0 +1,3 @@
+from steerbounds.cli import main
+
+raise SystemExit(main())
