@@ -1,1 +1,3 @@
 """steerbounds.numerics"""
+
+__all__: list[str] = []

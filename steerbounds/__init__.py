@@ -7,11 +7,11 @@ sweeps and metrics) and ``steerbounds.validation`` (the theory checked against
 measured activations). This module only re-exports the public API.
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError, version as _version
 
 try:
     __version__ = _version("steerbounds")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
+except _PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 __all__ = ["__version__"]

@@ -1,1 +1,3 @@
 """steerbounds.theory"""
+
+__all__: list[str] = []

@@ -1,1 +1,3 @@
 """steerbounds.validation"""
+
+__all__: list[str] = []
