@@ -24,7 +24,6 @@ from ._bundle import Projection as Projection
 from ._bundle import load_bundle as load_bundle
 from ._bundle import save_bundle as save_bundle
 from ._bundle import validate_bundle as validate_bundle
-from ._checks import alignment_slope as alignment_slope
 from ._checks import behaviour_values as behaviour_values
 from ._checks import check_t1 as check_t1
 from ._checks import compare_t2 as compare_t2
@@ -59,7 +58,6 @@ __all__ = [
     "a2_gap_changes",
     "a3_linear_response",
     "a4_behaviour_mass",
-    "alignment_slope",
     "analyze_bundle",
     "behaviour_values",
     "bell_curve",

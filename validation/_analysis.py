@@ -8,7 +8,7 @@ import numpy as np
 
 from ._assumptions import a1_margins, a2_gap_changes, a3_linear_response, a4_behaviour_mass
 from ._bundle import ActivationBundle, BundleError, validate_bundle
-from ._checks import alignment_slope, behaviour_values, check_t1, compare_t2, helpfulness_values
+from ._checks import behaviour_values, check_t1, compare_t2, helpfulness_values
 from ._config import ValidationConfig
 from ._fits import fit_bell, fit_tanh
 from ._tradeoff import projection_2d, tradeoff
@@ -56,6 +56,13 @@ def analyze_bundle(bundle: ActivationBundle, config: ValidationConfig | None = N
     >>> out["T1"]["n_violations"], out["assumptions"]["A1"]["holds"]
     (0, True)
     """
+    import jax
+
+    with jax.enable_x64(True):  # the theory layer computes in float64 only under x64
+        return _analyze(bundle, config or ValidationConfig())
+
+
+def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, Any]:
     config = config or ValidationConfig()
     validate_bundle(bundle)
     bh, hp = bundle.behaviour, bundle.helpfulness
@@ -121,13 +128,18 @@ def analyze_bundle(bundle: ActivationBundle, config: ValidationConfig | None = N
                                                  f"{hp.n_options}", "predicted": None}
 
     # Tradeoff (section 4).
+    from steerbounds import theory
+
     margin_for_slope = np.where(np.isfinite(a1["margin_per_prompt_median"]), a1["margin_per_prompt_median"], 0.0)
-    s_a_q = alignment_slope(margin_for_slope, b0_q)
+    inside = np.abs(b0_q) < 1.0  # a saturated prompt (B_0 = +-1) has slope 0 (C1.1's limit)
+    s_a_q = np.zeros_like(b0_q)
+    if inside.any():
+        s_a_q[inside] = np.asarray(theory.alignment_slope(margin_for_slope[inside], b0_q[inside]), dtype=np.float64)
     trade = tradeoff(cb, b_mean, ch, restr_mean, s_a_q=s_a_q, kappa_b_q=a3b["kappa_q"], s_h_q=t2["s_h_q"],
                      kappa_h_q=a3h["kappa_q"], lam=config.lam)
-    trade["predicted"]["how"] = ("s_A per prompt: derivative at r = 0 of T1's bound with the prompt's median margin "
-                                 "and B_0 (C1.1); s_H per question: T2b's curvature with the fitted Sigma; "
-                                 "loss measured on restricted P(correct)")
+    trade["predicted"]["how"] = ("s_A per prompt: C1.1's slope with the prompt's median margin over c != 0 and its "
+                                 "B_0; s_H per question: T2b's curvature with the fitted Sigma; kappa per prompt "
+                                 "from A3; loss measured on restricted P(correct)")
 
     projection = None
     if bundle.projection is not None:

@@ -58,12 +58,7 @@ def helpfulness_values(helpfulness: HelpfulnessSweep) -> dict[str, np.ndarray]:
     lp = helpfulness.logprobs_qco
     correct = np.asarray(helpfulness.correct_q)
     no = lp.shape[-1]
-    restricted = np.empty(lp.shape[:2])
-    for o in range(no):
-        rows = correct == o
-        if rows.any():
-            others = [i for i in range(no) if i != o]
-            restricted[rows] = _np(th.helpfulness(lp[rows], o, others))
+    restricted = _np(th.helpfulness(lp, correct[:, None], list(range(no))))
     lp_star = np.take_along_axis(lp, correct[:, None, None], axis=2)[..., 0]
     others_max = np.where(np.arange(no)[None, None, :] == correct[:, None, None], -np.inf, lp).max(-1)
     return {
@@ -133,7 +128,7 @@ def check_t1(behaviour_qc: np.ndarray, radius_qc: np.ndarray, margin_qc: np.ndar
 
 
 def compare_t2(measured_qc: np.ndarray, radius_qc: np.ndarray, gaps_qk: np.ndarray, sigma_kk: np.ndarray,
-               *, n_mc: int = 4000, seed: int = 0, mc_max_questions: int | None = None) -> dict[str, Any]:
+               *, n_mc: int = 4000, seed: int = 0) -> dict[str, Any]:
     """T2a's lower bound and T2b's parabola, per question, averaged, against the measured mean helpfulness.
 
     For question ``q`` at coefficient ``c``: ``r = ||delta_c(q)||``, gaps ``g_q``
@@ -142,16 +137,14 @@ def compare_t2(measured_qc: np.ndarray, radius_qc: np.ndarray, gaps_qk: np.ndarr
     questions of the measured ``H`` estimates the mean of ``E[H_r]``, so it should
     lie above the mean T2a bound; ``z_t2a`` is (measured - bound)/SE, a
     significantly negative value is evidence against A2 (or the fitted
-    ``Sigma``), not a bug. ``expected`` is the A2 model's own ``E[H_r]``
-    (``theory.expected_helpfulness``) with its standard error. ``s_h_q`` is each
-    question's T2b curvature; a negative one (``p_0 < 1/2``, C2.1) predicts a
-    gain and is reported.
+    ``Sigma``), not a bug. ``s_h_q`` is each question's T2b curvature; a negative
+    one (possible when ``p_0 < 1/2``, C2.1) predicts a gain and is reported.
 
     >>> import numpy as np
     >>> r = np.array([[0.0, 1.0, 2.0]]); g = np.array([[-1.0, -1.0, -1.0]])
-    >>> out = compare_t2(np.array([[0.42, 0.40, 0.35]]), r, g, 0.1 * np.eye(3), n_mc=200)
-    >>> bool(np.all(out["t2a_c"] <= out["measured_c"][0] + 1e-12))
-    True
+    >>> out = compare_t2(np.array([[0.4754, 0.45, 0.40]]), r, g, 0.1 * np.eye(3), n_mc=200)
+    >>> bool(np.all(out["t2a_c"] <= out["measured_c"] + 1e-12)), out["n_questions_gain_predicted"]
+    (True, 0)
     """
     th = _theory()
     h = _np(measured_qc)
@@ -159,67 +152,47 @@ def compare_t2(measured_qc: np.ndarray, radius_qc: np.ndarray, gaps_qk: np.ndarr
     g = _np(gaps_qk)
     cov = _np(sigma_kk)
     nq, nc = h.shape
-    if r.shape != h.shape or g.shape[0] != nq:
-        raise ValueError(f"compare_t2: measured {h.shape}, radius {r.shape}, gaps {g.shape} disagree")
-    t2a = np.empty((nq, nc))
-    t2b = np.empty((nq, nc))
-    p0 = np.empty(nq)
-    s_h = np.empty(nq)
-    for q in range(nq):
-        t2a[q] = _np(th.helpfulness_lower_bound(r[q], g[q], cov))
-        t2b[q] = _np(th.helpfulness_second_order(r[q], g[q], cov))
-        p0[q] = float(_np(th.helpfulness_lower_bound(0.0, g[q], cov)))
-        s_h[q] = p0[q] - float(_np(th.helpfulness_second_order(1.0, g[q], cov)))
+    if r.shape != h.shape or g.ndim != 2 or g.shape[0] != nq:
+        raise ValueError(f"compare_t2: measured {h.shape}, radius {r.shape}, gaps {g.shape} disagree; "
+                         "expected (q, c), (q, c), (q, k)")
+    t2a = _np(th.helpfulness_lower_bound(r, g[:, None, :], cov))
+    t2b = _np(th.helpfulness_second_order(r, g[:, None, :], cov))
+    s_h = _np(th.helpfulness_curvature(g, cov))
+    p0 = _np(th.helpfulness_lower_bound(np.zeros(nq), g, cov))  # L(0) = p_0
     measured = h.mean(axis=0)
     se = h.std(axis=0, ddof=1) / np.sqrt(nq) if nq > 1 else np.zeros(nc)
     t2a_c = t2a.mean(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(se > 0, (measured - t2a_c) / se, np.where(measured >= t2a_c, np.inf, -np.inf))
-    # The A2 model's expectation by Monte Carlo (or the theory's own method choice).
-    import jax
-
-    qs = range(nq) if mc_max_questions is None else range(min(nq, mc_max_questions))
-    exp_qc = np.empty((len(qs), nc))
-    var_qc = np.empty((len(qs), nc))
-    key = jax.random.key(seed)
-    for q in qs:
-        key, sub = jax.random.split(key)
-        est, err = th.expected_helpfulness(r[q], g[q], cov, n=n_mc, key=sub)
-        exp_qc[q] = _np(est)
-        var_qc[q] = _np(err) ** 2
-    return {
+    out = {
         "measured_c": measured,
         "measured_se_c": se,
         "t2a_qc": t2a,
         "t2b_qc": t2b,
         "t2a_c": t2a_c,
         "t2b_c": t2b.mean(axis=0),
-        "expected_c": exp_qc.mean(axis=0),
-        "expected_se_c": np.sqrt(var_qc.sum(axis=0)) / len(qs),
         "z_t2a_c": z,
+        "n_below_t2a_2se": int((z < -2).sum()),
         "p0_q": p0,
         "s_h_q": s_h,
         "n_questions_gain_predicted": int((s_h < 0).sum()),
         "n_questions_p0_below_half": int((p0 < 0.5).sum()),
     }
+    out.update(_a2_model_expectation(th, r, g, cov, n_mc=n_mc, seed=seed))
+    return out
 
 
-def alignment_slope(margin: np.ndarray, b0: np.ndarray) -> np.ndarray:
-    """C1.1's slope ``s_A``: the derivative at ``r = 0`` of T1's bound, by JAX autodiff of ``theory.alignment_bound``.
-
-    >>> import numpy as np
-    >>> float(alignment_slope(np.array(2.0), np.array(0.0)).round(6))
-    1.0
-    """
+def _a2_model_expectation(th: Any, r: np.ndarray, g: np.ndarray, cov: np.ndarray, *, n_mc: int,
+                          seed: int) -> dict[str, Any]:
+    """``E[H_r]`` under the fitted A2 model (``theory.expected_helpfulness``), mean over questions, with its SE."""
+    expected = getattr(th, "expected_helpfulness", None)
+    if expected is None:
+        return {"expected_c": None, "expected_se_c": None,
+                "expected_note": "steerbounds.theory.expected_helpfulness is not available in this installation"}
     import jax
-    import jax.numpy as jnp
 
-    th = _theory()
-    m = jnp.asarray(np.broadcast_to(_np(margin), np.broadcast_shapes(np.shape(margin), np.shape(b0))))
-    b = jnp.asarray(np.broadcast_to(_np(b0), m.shape))
-
-    def f(r, mm, bb):
-        return th.alignment_bound(r, mm, bb)
-
-    grad = jax.vmap(jax.grad(f), in_axes=(None, 0, 0))(jnp.zeros((), m.dtype), m.ravel(), b.ravel())
-    return _np(grad).reshape(m.shape)
+    nq = g.shape[0]
+    est, err = expected(r, g[:, None, :], cov, n=n_mc, key=jax.random.key(seed))
+    est, err = _np(est), _np(err)
+    return {"expected_c": est.mean(axis=0), "expected_se_c": np.sqrt((err**2).sum(axis=0)) / nq,
+            "expected_note": None}

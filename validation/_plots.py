@@ -102,9 +102,10 @@ def _helpfulness(cond: dict[str, Any], style: str) -> Figure:
                  label=rf"fit $0.5/(1+a+a\frac{{b^2}}{{2}}c^2)+0.25$, $b$={fit['b']:.3g}")
     ax1.plot(c, _a(t2["t2a_c"]), "--", color=PALETTE["bound"], label=r"T2a bound $L(r)$")
     ax1.plot(c, _a(t2["t2b_c"]), ":", color=PALETTE["second_order"], label=r"T2b $p_0-s_H r^2$")
-    exp, exp_se = _a(t2["expected_c"]), _a(t2["expected_se_c"])
-    ax1.plot(c, exp, "-.", color=PALETTE["model"], lw=0.9, label=r"$E[H_r]$ under fitted A2")
-    ax1.fill_between(c, exp - 2 * exp_se, exp + 2 * exp_se, color=PALETTE["model"], alpha=0.15, lw=0)
+    if t2.get("expected_c") is not None:
+        exp, exp_se = _a(t2["expected_c"]), _a(t2["expected_se_c"])
+        ax1.plot(c, exp, "-.", color=PALETTE["model"], lw=0.9, label=r"$E[H_r]$ under fitted A2")
+        ax1.fill_between(c, exp - 2 * exp_se, exp + 2 * exp_se, color=PALETTE["model"], alpha=0.15, lw=0)
     ax1.set_ylim(0, 1.02)
     ax1.set_xlabel(r"steering coefficient $c$")
     ax1.set_ylabel(r"P(correct) among the options")

@@ -254,9 +254,12 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
         t2 = cond["T2"]
         ch = cond["helpfulness"]["coefficients"]
         for j in _select(ch):
+            expected = ("n/a" if t2.get("expected_c") is None
+                        else _pm(t2["expected_c"][j], t2["expected_se_c"][j]))
             lines.append(f"| {_f(ch[j])} | {_pm(t2['measured_c'][j], t2['measured_se_c'][j])} | {_f(t2['t2a_c'][j])} | "
-                         f"{_f(t2['t2b_c'][j])} | {_pm(t2['expected_c'][j], t2['expected_se_c'][j])} | "
-                         f"{_f(t2['z_t2a_c'][j])} |")
+                         f"{_f(t2['t2b_c'][j])} | {expected} | {_f(t2['z_t2a_c'][j])} |")
+        if t2.get("expected_note"):
+            lines += ["", f"E[H] under the A2 model: {t2['expected_note']}."]
         lines += ["", f"T2b predicts a helpfulness *gain* (curvature s_H < 0, C2.1) on {t2['n_questions_gain_predicted']} "
                   f"of {s['n_questions']} questions; {t2['n_questions_p0_below_half']} questions have p₀ < 1/2.", ""]
         lines += ["### A2 by coefficient (gap changes over question × competitor)", "",

@@ -44,7 +44,7 @@ def synthetic_bundle(
     gap_scale: float = 0.3,
     df: float = 2.0,
     answer_advantage: float = 1.5,
-    behaviour_bias: float = 4.0,
+    behaviour_bias: float = 6.0,
     with_projection: bool = True,
     condition: str = "synthetic",
 ) -> ActivationBundle:
