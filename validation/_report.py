@@ -280,6 +280,12 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
                   f"| best coefficient c*_λ | {_f(pr['c_star'])} | {_f(me['best_c'])} |",
                   f"| s_A (gain slope per unit norm) | {_f(pr['s_a'])} | – |",
                   f"| s_H (loss curvature per unit norm²) | {_f(pr['s_h'])} | – |", ""]
+        pp = tr.get("per_pair") or {}
+        if pp.get("r_eff"):
+            lines += [f"Per (prompt, question) pair (theory.efficient_radius / best_radius over {pp['n_pairs']} pairs, "
+                      f"{pp['n_infinite']} infinite): r_eff median {_f(pp['r_eff']['median'])} "
+                      f"(quartiles {_f(pp['r_eff']['q25'])}–{_f(pp['r_eff']['q75'])}), r*_λ median "
+                      f"{_f(pp['r_star']['median'])}.", ""]
         for note in tr.get("notes") or []:
             lines.append(f"- {note}")
         p = cond.get("projection")

@@ -65,14 +65,22 @@ def test_a2_fails_on_heavy_tailed_gap_changes(seed):
     assert all(row["excess_kurtosis"] > 1 for row in out["per_coefficient"] if row["c"] != 0)
 
 
-def _planted_sweep(x_qck: np.ndarray, c: np.ndarray, radius_qc: np.ndarray) -> HelpfulnessSweep:
-    """A helpfulness sweep whose gap changes are exactly ``x_qck`` (option 0 correct)."""
-    nq, nc, k = x_qck.shape
-    z = np.concatenate([np.zeros((nq, nc, 1)), x_qck], axis=2)
+_NORM = 20.0  # every planted delta has norm |c| * _NORM
+
+
+def _planted_sweep(y_qk: np.ndarray, c: np.ndarray) -> HelpfulnessSweep:
+    """A consistent helpfulness sweep (option 0 correct) with gap changes ``X = c y`` and ``||delta|| = |c| _NORM``.
+
+    Option rows are unit basis vectors; delta = c (0, y, s) with s filling the norm up to ``_NORM``.
+    """
+    nq, k = y_qk.shape
+    fill = np.sqrt(_NORM**2 - (y_qk**2).sum(axis=1))
+    base = np.concatenate([np.zeros((nq, 1)), y_qk, fill[:, None]], axis=1)  # (q, k + 2)
+    delta = c[None, :, None] * base[:, None, :]
+    unembed = np.eye(k + 1, k + 2)
+    z = np.einsum("qcd,od->qco", delta, unembed) + np.arange(k + 1)[None, None, :] * 0.1
     lp = z - np.log(np.exp(z).sum(-1, keepdims=True)) - 1.0  # a little mass elsewhere
-    delta = np.zeros((nq, nc, 2))
-    delta[..., 0] = radius_qc
-    return HelpfulnessSweep(c, lp, lp.max(-1), delta, np.zeros((k + 1, 2)), option_ids=tuple(range(k + 1)),
+    return HelpfulnessSweep(c, lp, lp.max(-1), delta, unembed, option_ids=tuple(range(k + 1)),
                             correct_q=np.zeros(nq, dtype=np.int64))
 
 
@@ -81,22 +89,19 @@ def test_a2_covariance_fit_recovers_an_exchangeable_sigma():
     k, nq = 3, 4000
     sigma = 0.5 * np.eye(k) + 0.2  # diagonal 0.7, off-diagonal 0.2
     c = np.array([-1.0, 0.0, 2.0])
-    y = rng.multivariate_normal(np.zeros(k), sigma, size=nq)
-    x = c[None, :, None] * y[:, None, :]
-    out = a2_gap_changes(_planted_sweep(x, c, np.abs(c)[None, :].repeat(nq, 0)))
-    cov = out["covariance"]
-    assert cov["diagonal"] == pytest.approx(0.7, rel=0.05)
-    assert cov["off_diagonal"] == pytest.approx(0.2, abs=0.03)
-    np.testing.assert_allclose(out["covariance"]["sigma_kk"], sigma, atol=0.04)
+    out = a2_gap_changes(_planted_sweep(rng.multivariate_normal(np.zeros(k), sigma, size=nq), c))
+    cov = out["covariance"]  # per unit norm: Sigma / _NORM^2
+    assert cov["diagonal"] * _NORM**2 == pytest.approx(0.7, rel=0.05)
+    assert cov["off_diagonal"] * _NORM**2 == pytest.approx(0.2, abs=0.03)
+    np.testing.assert_allclose(cov["sigma_kk"] * _NORM**2, sigma, atol=0.04)
+    assert out["holds"]
 
 
 def test_a2_bias_is_detected():
     rng = np.random.default_rng(1)
     c = np.array([-1.0, 0.0, 1.0, 2.0])
-    y = rng.normal(size=(300, 3)) + 0.5
-    x = c[None, :, None] * y[:, None, :]
-    out = a2_gap_changes(_planted_sweep(x, c, np.abs(c)[None, :].repeat(300, 0)))
-    assert out["bias"]["significant"] and out["bias"]["mu"] == pytest.approx(0.5, abs=0.1)
+    out = a2_gap_changes(_planted_sweep(rng.normal(size=(300, 3)) + 0.5, c))
+    assert out["bias"]["significant"] and out["bias"]["mu"] * _NORM == pytest.approx(0.5, abs=0.1)
     assert not out["holds"]
 
 

@@ -88,7 +88,7 @@ def test_inconsistent_delta_is_rejected_by_the_analysis(bundle):
     """A delta that is not the change of the unembedded representation (e.g. pre-norm) is an error, not a finding."""
     wrong = _replace(bundle, "behaviour", delta_qcd=bundle.behaviour.delta_qcd * 1.5)
     with pytest.raises(BundleError, match="do not change by <delta, u_t>"):
-        analyze_bundle(wrong, ValidationConfig(n_mc=10))
+        analyze_bundle(wrong)
 
 
 def test_disk_errors(bundle, tmp_path):

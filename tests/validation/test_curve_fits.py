@@ -59,7 +59,7 @@ def test_fit_on_an_exact_tanh_bundle_matches_the_prediction():
     """Single tokens, one direction, one kappa, one B_0: mean behaviour = tanh(kappa Delta c / 2 + artanh B_0)."""
     bundle = synthetic_bundle(seed=0, n_prompts=4, n_questions=40, n_aligned=1, n_misaligned=1, margin=0.8,
                               kappa=1.25, behaviour_b0=-0.3)
-    fit = analyze_bundle(bundle, ValidationConfig(n_mc=50))["fits"]["behaviour_tanh"]
+    fit = analyze_bundle(bundle)["fits"]["behaviour_tanh"]
     assert fit["a"] == pytest.approx(1.25 * 0.8 / 2, rel=1e-6)
     assert fit["b0"] == pytest.approx(np.arctanh(-0.3), abs=1e-6)
     assert fit["predicted"]["a"] == pytest.approx(fit["a"], rel=1e-6)

@@ -18,53 +18,40 @@ from steerbounds.validation import (
 )
 
 
-@pytest.fixture(scope="module")
-def analysed(tmp_path_factory):
-    """A bundle whose assumptions fail in planted ways, saved and analysed through the CLI."""
-    root = tmp_path_factory.mktemp("analyze")
+def test_analyze_then_plot(tmp_path, monkeypatch):
+    """``analyze`` on a bundle whose assumptions fail in planted ways, then ``plot`` from its report alone."""
     bundle = synthetic_bundle(seed=11, n_prompts=6, n_questions=60, gap_noise="student_t", a1_failing=(4,),
                               condition="planted")
-    path = save_bundle(bundle, root / "bundle")
-    status = main(["analyze", str(path), "--out", str(root / "report")])
-    assert status == 0
-    return root / "report", bundle
+    path = save_bundle(bundle, tmp_path / "bundle")
+    out = tmp_path / "report"
+    assert main(["analyze", str(path), "--out", str(out), "--no-figures"]) == 0
 
-
-def test_analyze_writes_json_markdown_and_figures(analysed):
-    out, _ = analysed
     report = load_report(out / "report.json")
     assert report["command"] == "analyze" and list(report["conditions"]) == ["planted"]
     assert set(report["versions"]) >= {"python", "jax", "numpy", "steerbounds"}
     assert report["config"]["validation"]["alpha"] == 0.01
+    assert report["sources"] == [str(path)]
     json.loads((out / "report.json").read_text(), parse_constant=lambda name: pytest.fail(f"non-JSON {name}"))
-    names = {p.name for p in (out / "figures").iterdir()}
-    for fig in ("behaviour", "helpfulness", "gap_changes", "delta_norm", "projection", "tradeoff"):
-        assert {f"planted_{fig}.png", f"planted_{fig}.pdf"} <= names
-    assert (out / "figures" / "planted_behaviour.pdf").read_bytes().startswith(b"%PDF")
+    assert not (out / "figures").exists()  # --no-figures
 
-
-def test_markdown_states_what_fails_and_names_the_prompts(analysed):
-    out, _ = analysed
     md = (out / "report.md").read_text()
     assert "**A1 (margin) fails** on 1 of 6 prompts (#4)" in md
     assert "**A2 (Gaussian gap changes) fails**" in md
     assert "**A3 (linear response) holds**" in md
     assert "no violations" in md
-    assert "figures/planted_tradeoff.png" in md
 
-
-def test_plot_redraws_from_the_report_without_recomputing(analysed, tmp_path, monkeypatch):
-    out, _ = analysed
     import steerbounds.validation._analysis as analysis
 
     def refuse(*args, **kwargs):
         raise AssertionError("plot must not recompute the analysis")
 
     monkeypatch.setattr(analysis, "_analyze", refuse)
-    status = main(["plot", str(out / "report.json"), "--style", "slides", "--out", str(tmp_path / "figs")])
-    assert status == 0
-    assert len(list((tmp_path / "figs").glob("planted_*.png"))) == 6
-    assert len(list((tmp_path / "figs").glob("planted_*.pdf"))) == 6
+    assert main(["plot", str(out / "report.json"), "--style", "slides", "--out", str(tmp_path / "figs")]) == 0
+    names = {p.name for p in (tmp_path / "figs").iterdir()}
+    for fig in ("behaviour", "helpfulness", "gap_changes", "delta_norm", "projection", "tradeoff"):
+        assert {f"planted_{fig}.png", f"planted_{fig}.pdf"} <= names
+    assert (tmp_path / "figs" / "planted_behaviour.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "figs" / "planted_behaviour.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_cli_errors_are_clear(tmp_path, capsys):
@@ -78,7 +65,7 @@ def test_cli_errors_are_clear(tmp_path, capsys):
 
 
 def test_report_needs_distinct_conditions():
-    result = analyze_bundle(synthetic_bundle(seed=0, n_prompts=2, n_questions=20), ValidationConfig(n_mc=20))
+    result = analyze_bundle(synthetic_bundle(seed=0, n_prompts=6, n_questions=60))
     with pytest.raises(ValueError, match="share the condition name"):
         build_report([result, result])
     with pytest.raises(ValueError, match="no analysed conditions"):
@@ -86,8 +73,8 @@ def test_report_needs_distinct_conditions():
 
 
 def test_markdown_reports_a_t1_violation_loudly():
-    report = build_report([analyze_bundle(synthetic_bundle(seed=0, n_prompts=2, n_questions=20),
-                                          ValidationConfig(n_mc=20))])
+    report = build_report([analyze_bundle(synthetic_bundle(seed=0, n_prompts=6, n_questions=60),
+                                          ValidationConfig())])
     t1 = report["conditions"]["synthetic"]["T1"]
     t1["n_violations"] = 1
     t1["violations"] = [{"prompt": 0, "c": 1.0, "behaviour": 0.1, "bound": 0.2, "coefficient_index": 3,

@@ -109,7 +109,7 @@ def test_t2_on_gaussian_gap_changes():
     a2 = a2_gap_changes(bundle.helpfulness)
     h = helpfulness_values(bundle.helpfulness)["restricted_qc"]
     i0 = 6
-    out = compare_t2(h, a2["radius_qc"], a2["gaps_qci"][:, i0], a2["covariance"]["sigma_kk"], n_mc=500)
+    out = compare_t2(h, a2["radius_qc"], a2["gaps_qci"][:, i0], a2["covariance"]["sigma_kk"])
     assert np.all(out["z_t2a_c"] > -2.5)
     small = np.abs(bundle.helpfulness.coefficients_c) <= 1
     np.testing.assert_allclose(out["t2b_c"][small], out["measured_c"][small], atol=3 * out["measured_se_c"].max())
@@ -117,7 +117,7 @@ def test_t2_on_gaussian_gap_changes():
 
 
 def test_analysis_of_a_holding_bundle():
-    result = analyze_bundle(synthetic_bundle(seed=7, n_prompts=6, n_questions=80), ValidationConfig(n_mc=200))
+    result = analyze_bundle(synthetic_bundle(seed=7, n_prompts=6, n_questions=60))
     v = result["verdicts"]
     assert v == {"A1": True, "A2": True, "A3": True, "A4": True, "T1_violations": 0}
     assert result["consistency"]["behaviour_max"] < 1e-9
