@@ -33,6 +33,12 @@ def signed_radius(coefficients_c: np.ndarray, delta_qcd: np.ndarray) -> np.ndarr
     return np.sign(coefficients_c)[None, :] * np.linalg.norm(delta_qcd, axis=-1)
 
 
+def _need(value: Any, kind: type, name: str) -> None:
+    if not isinstance(value, kind):
+        part = "bundle.behaviour" if kind is BehaviourSweep else "bundle.helpfulness"
+        raise TypeError(f"{name} must be a {kind.__name__} (e.g. {part}), got {type(value).__name__}")
+
+
 def _failing(mask_qc: np.ndarray, coefficients_c: np.ndarray, texts: tuple[str, ...] | None,
              values_qc: np.ndarray | None = None, value_name: str = "value") -> list[dict[str, Any]]:
     """Prompts where ``mask_qc`` (True = fails) is set, with the failing coefficients."""
@@ -61,12 +67,13 @@ def a1_margins(behaviour: BehaviourSweep, config: ValidationConfig | None = None
     the margin times ``|r|``.
 
     >>> from steerbounds.validation import synthetic_bundle
-    >>> out = a1_margins(synthetic_bundle(seed=0, n_prompts=3, n_questions=2, margin=1.0))
+    >>> out = a1_margins(synthetic_bundle(seed=0, n_prompts=3, n_questions=2, margin=1.0).behaviour)
     >>> bool(out["holds"]), round(float(out["margin_summary"]["min"]), 6)
     (True, 1.0)
     """
     from steerbounds.numerics import a1_margin
 
+    _need(behaviour, BehaviourSweep, "a1_margins: behaviour")
     config = config or ValidationConfig()
     c = behaviour.coefficients_c
     na = behaviour.n_aligned
@@ -124,6 +131,7 @@ def gap_changes(helpfulness: HelpfulnessSweep) -> tuple[np.ndarray, np.ndarray]:
     """
     from steerbounds.numerics import gap_changes as numerics_gap_changes
 
+    _need(helpfulness, HelpfulnessSweep, "gap_changes: helpfulness")
     lp = helpfulness.logprobs_qco
     nq, _, no = lp.shape
     correct = np.asarray(helpfulness.correct_q)
@@ -179,10 +187,11 @@ def a2_gap_changes(helpfulness: HelpfulnessSweep, config: ValidationConfig | Non
     ``s_o`` the mean of ``Y_i Y_j`` (``i != j``).
 
     >>> from steerbounds.validation import synthetic_bundle
-    >>> out = a2_gap_changes(synthetic_bundle(seed=0, n_prompts=2, n_questions=60))
+    >>> out = a2_gap_changes(synthetic_bundle(seed=0, n_prompts=2, n_questions=60).helpfulness)
     >>> bool(out["holds"]), out["covariance"]["sigma_kk"].shape
     (True, (3, 3))
     """
+    _need(helpfulness, HelpfulnessSweep, "a2_gap_changes: helpfulness")
     config = config or ValidationConfig()
     c = helpfulness.coefficients_c
     g_qci, x_qci = gap_changes(helpfulness)
@@ -330,10 +339,11 @@ def a4_behaviour_mass(behaviour: BehaviourSweep, config: ValidationConfig | None
     are listed with the coefficients where they fall below and their smallest mass.
 
     >>> from steerbounds.validation import synthetic_bundle
-    >>> out = a4_behaviour_mass(synthetic_bundle(seed=0, n_prompts=2, n_questions=2))
+    >>> out = a4_behaviour_mass(synthetic_bundle(seed=0, n_prompts=2, n_questions=2).behaviour)
     >>> out["mass_qc"].shape
     (2, 21)
     """
+    _need(behaviour, BehaviourSweep, "a4_behaviour_mass: behaviour")
     config = config or ValidationConfig()
     mass_qc = np.exp(behaviour.logprobs_qcr).sum(axis=-1)
     below = mass_qc < config.mass_min

@@ -147,7 +147,7 @@ def compare_t2(measured_qc: np.ndarray, radius_qc: np.ndarray, gaps_qk: np.ndarr
 
     >>> import numpy as np
     >>> r = np.array([[0.0, 1.0, 2.0]]); g = np.array([[-1.0, -1.0, -1.0]])
-    >>> out = compare_t2(np.array([[0.4754, 0.45, 0.40]]), r, g, 0.1 * np.eye(3), n_mc=200)
+    >>> out = compare_t2(np.array([[0.4754, 0.47, 0.45]]), r, g, 0.1 * np.eye(3), n_mc=200)
     >>> bool(np.all(out["t2a_c"] <= out["measured_c"] + 1e-12)), out["n_questions_gain_predicted"]
     (True, 0)
     """
