@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -89,9 +90,25 @@ def analyze_bundle(bundle: ActivationBundle, config: ValidationConfig | None = N
     return _analyze(bundle, config or ValidationConfig())
 
 
+def _canonical(bundle: ActivationBundle) -> ActivationBundle:
+    """Fresh contiguous float64 copies of every array, so that the numbers do not depend on memory layout
+    (an in-memory bundle and the same bundle read from disk give identical reports)."""
+
+    def fresh(part: Any) -> Any:
+        changes = {f.name: np.array(getattr(part, f.name), dtype=np.float64, order="C", copy=True)
+                   for f in dataclasses.fields(part)
+                   if isinstance(getattr(part, f.name), np.ndarray) and getattr(part, f.name).dtype.kind == "f"}
+        return dataclasses.replace(part, **changes)
+
+    projection = bundle.projection if bundle.projection is None else fresh(bundle.projection)
+    return dataclasses.replace(bundle, behaviour=fresh(bundle.behaviour), helpfulness=fresh(bundle.helpfulness),
+                               projection=projection)
+
+
 @float64  # the theory and numerics layers compute in float64 only under JAX's x64 mode
 def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, Any]:
     validate_bundle(bundle)
+    bundle = _canonical(bundle)
     bh, hp = bundle.behaviour, bundle.helpfulness
     cb, ch = bh.coefficients_c, hp.coefficients_c
     ib0 = int(np.flatnonzero(cb == 0.0)[0])

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ._analysis import condition_to_json
+from ._analysis import condition_to_json, to_jsonable
 from ._bundle import atomic_write_bytes
 from ._config import ValidationConfig
 
@@ -64,8 +64,8 @@ def build_report(results: list[dict[str, Any]], *, config: ValidationConfig | No
         "version": REPORT_VERSION,
         "command": command,
         "seed": seed if seed is not None else config.seed,
-        "model": model,
-        "config": {"validation": config.to_dict(), "run": run_config},
+        "model": to_jsonable(model),
+        "config": {"validation": config.to_dict(), "run": to_jsonable(run_config)},
         "versions": package_versions(),
         "sources": sources or [],
         "summary": {name: c["verdicts"] for name, c in conditions.items()},
