@@ -28,7 +28,7 @@ def study_and_report(inputs: StudyInputs, config: StudyConfig, out_dir: str | os
     >>> sorted(out["report"]["conditions"])
     ['final_representation', 'mid_layers']
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     wall, cpu = time.perf_counter(), time.process_time()
     out_dir = Path(out_dir)
