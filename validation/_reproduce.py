@@ -21,12 +21,10 @@ def study_and_report(inputs: StudyInputs, config: StudyConfig, out_dir: str | os
     ``report.json``, ``report.md`` and ``figures/``. Returns the paths, the
     report and the wall and CPU seconds spent.
 
-    >>> import tempfile
-    >>> from steerbounds.validation._study import _tiny_inputs
-    >>> cfg = StudyConfig(behaviour_grid=(-1, 1, 1), helpfulness_grid=(-1, 1, 1), chunk_size=3)
-    >>> out = study_and_report(_tiny_inputs(), cfg, tempfile.mkdtemp(), progress=False, figures=False)
-    >>> sorted(out["report"]["conditions"])
-    ['final_representation', 'mid_layers']
+    The progress bar counts the study's steps plus the analysis and the report:
+
+    >>> n_steps(StudyConfig.paper()) + 2
+    19
     """
     from tqdm import tqdm
 
