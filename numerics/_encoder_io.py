@@ -65,12 +65,16 @@ def _read_json(path: Path) -> Any:
 
 
 def _tensor_map(cfg: EncoderConfig) -> dict[str, tuple[tuple, tuple[int, ...], Callable, Callable]]:
-    """HF tensor name -> (our state path, HF shape, HF->ours, ours->HF)."""
-    d, n, h, f = cfg.d_model, cfg.num_heads, cfg.head_dim, cfg.d_ff
+    """HF tensor name -> (our state path, HF shape, HF->ours, ours->HF).
+
+    Block parameters are stacked along a leading layer axis: their path ends in
+    the layer index, ``("blocks", name, ..., i)``.
+    """
+    d, n, h, f = cfg.d_model, cfg.n_heads, cfg.head_size, cfg.d_ff
     ident = (lambda w: w, lambda w: w)
     table: dict[str, tuple[tuple, tuple[int, ...], Callable, Callable]] = {
         "embeddings.word_embeddings.weight": (("embeddings", "word_vd"), (cfg.vocab_size, d), *ident),
-        "embeddings.position_embeddings.weight": (("embeddings", "position_pd"), (cfg.max_positions, d), *ident),
+        "embeddings.position_embeddings.weight": (("embeddings", "position_pd"), (cfg.max_len, d), *ident),
         "embeddings.token_type_embeddings.weight": (("embeddings", "segment_sd"), (cfg.type_vocab_size, d), *ident),
         "embeddings.LayerNorm.weight": (("embeddings", "norm", "scale_d"), (d,), *ident),
         "embeddings.LayerNorm.bias": (("embeddings", "norm", "bias_d"), (d,), *ident),
@@ -79,21 +83,25 @@ def _tensor_map(cfg: EncoderConfig) -> dict[str, tuple[tuple, tuple[int, ...], C
     in_bias = (lambda b: b.reshape(n, h), lambda b: b.reshape(n * h))
     out_proj = (lambda w: w.T.reshape(n, h, d), lambda w: w.reshape(n * h, d).T)
     transpose = (lambda w: w.T, lambda w: w.T)
-    for i in range(cfg.num_layers):
-        hf, ours = f"encoder.layer.{i}.", ("blocks", i)
+    for i in range(cfg.n_layers):
+        hf = f"encoder.layer.{i}."
+
+        def ours(*names: str) -> tuple:
+            return ("blocks", *names, i)  # noqa: B023 - used immediately
+
         for hf_name, short in (("query", "q"), ("key", "k"), ("value", "v")):
-            table[f"{hf}attention.self.{hf_name}.weight"] = ((*ours, f"{short}_dnh"), (d, d), *in_proj)
-            table[f"{hf}attention.self.{hf_name}.bias"] = ((*ours, f"{short}_bias_nh"), (d,), *in_bias)
-        table[f"{hf}attention.output.dense.weight"] = ((*ours, "o_nhd"), (d, d), *out_proj)
-        table[f"{hf}attention.output.dense.bias"] = ((*ours, "o_bias_d"), (d,), *ident)
-        table[f"{hf}attention.output.LayerNorm.weight"] = ((*ours, "attn_norm", "scale_d"), (d,), *ident)
-        table[f"{hf}attention.output.LayerNorm.bias"] = ((*ours, "attn_norm", "bias_d"), (d,), *ident)
-        table[f"{hf}intermediate.dense.weight"] = ((*ours, "ff_in_df"), (f, d), *transpose)
-        table[f"{hf}intermediate.dense.bias"] = ((*ours, "ff_in_bias_f"), (f,), *ident)
-        table[f"{hf}output.dense.weight"] = ((*ours, "ff_out_fd"), (d, f), *transpose)
-        table[f"{hf}output.dense.bias"] = ((*ours, "ff_out_bias_d"), (d,), *ident)
-        table[f"{hf}output.LayerNorm.weight"] = ((*ours, "ff_norm", "scale_d"), (d,), *ident)
-        table[f"{hf}output.LayerNorm.bias"] = ((*ours, "ff_norm", "bias_d"), (d,), *ident)
+            table[f"{hf}attention.self.{hf_name}.weight"] = (ours(f"{short}_dnh"), (d, d), *in_proj)
+            table[f"{hf}attention.self.{hf_name}.bias"] = (ours(f"{short}_bias_nh"), (d,), *in_bias)
+        table[f"{hf}attention.output.dense.weight"] = (ours("o_nhd"), (d, d), *out_proj)
+        table[f"{hf}attention.output.dense.bias"] = (ours("o_bias_d"), (d,), *ident)
+        table[f"{hf}attention.output.LayerNorm.weight"] = (ours("attn_norm", "scale_d"), (d,), *ident)
+        table[f"{hf}attention.output.LayerNorm.bias"] = (ours("attn_norm", "bias_d"), (d,), *ident)
+        table[f"{hf}intermediate.dense.weight"] = (ours("ff_in_df"), (f, d), *transpose)
+        table[f"{hf}intermediate.dense.bias"] = (ours("ff_in_bias_f"), (f,), *ident)
+        table[f"{hf}output.dense.weight"] = (ours("ff_out_fd"), (d, f), *transpose)
+        table[f"{hf}output.dense.bias"] = (ours("ff_out_bias_d"), (d,), *ident)
+        table[f"{hf}output.LayerNorm.weight"] = (ours("ff_norm", "scale_d"), (d,), *ident)
+        table[f"{hf}output.LayerNorm.bias"] = (ours("ff_norm", "bias_d"), (d,), *ident)
     return table
 
 
@@ -123,7 +131,7 @@ def load_encoder_model(folder: str | Path) -> Encoder:
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     _ = save_encoder_model(model, tmp)
     ...     again = load_encoder_model(tmp)
-    >>> bool((again.blocks[1].q_dnh[...] == model.blocks[1].q_dnh[...]).all())
+    >>> bool((again.blocks.q_dnh[...] == model.blocks.q_dnh[...]).all())
     True
     """
     folder = Path(folder)
@@ -147,6 +155,7 @@ def load_encoder_model(folder: str | Path) -> Encoder:
     abstract = nnx.eval_shape(lambda: Encoder(config, rngs=nnx.Rngs(0)))
     graphdef, state = nnx.split(abstract)
     pure = nnx.to_pure_dict(state)
+    filled: dict[tuple, np.ndarray] = {}  # stacked block parameters, filled one layer at a time
     for name, (path, hf_shape, to_ours, _) in table.items():
         value = tensors[name]
         if tuple(value.shape) != hf_shape:
@@ -158,10 +167,19 @@ def load_encoder_model(folder: str | Path) -> Encoder:
             raise ValueError(f"{weights_file}: tensor {name} has dtype {value.dtype}, expected a floating dtype")
         if not np.all(np.isfinite(value)):
             raise ValueError(f"{weights_file}: tensor {name} contains NaN or inf")
+        ours = to_ours(value.astype(np.float32))
+        if path[0] == "blocks":
+            leaf, layer = path[:-1], path[-1]
+            if leaf not in filled:
+                filled[leaf] = np.empty((config.n_layers, *ours.shape), np.float32)
+            filled[leaf][layer] = ours
+        else:
+            filled[path] = ours
+    for path, value in filled.items():
         node = pure
         for key in path[:-1]:
             node = node[key]
-        node[path[-1]] = jnp.asarray(to_ours(value.astype(np.float32)), dtype)
+        node[path[-1]] = jnp.asarray(value, dtype)
     nnx.replace_by_pure_dict(state, pure)
     return nnx.merge(graphdef, state)
 
@@ -187,9 +205,12 @@ def save_encoder_model(model: Encoder, folder: str | Path) -> Path:
     tensors = {}
     for name, (path, _, _, to_hf) in _tensor_map(config).items():
         node = pure
-        for key in path:
+        for key in path[:-1] if path[0] == "blocks" else path:
             node = node[key]
-        tensors[name] = np.ascontiguousarray(to_hf(np.asarray(node, dtype=np.float32)))
+        value = np.asarray(node, dtype=np.float32)
+        if path[0] == "blocks":
+            value = value[path[-1]]
+        tensors[name] = np.ascontiguousarray(to_hf(value))
     (folder / "config.json").write_text(json.dumps(config.to_hf_config(), indent=2) + "\n", encoding="utf-8")
     save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
     return folder

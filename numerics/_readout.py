@@ -9,7 +9,9 @@ scaled by a temperature ``tau`` act as unembedding rows, ``u_k = tau·e_k``:
 
 ``h(q)`` is the (possibly steered) normalised embedding of the question or
 instruction; the candidates are embedded without steering (they are the fixed
-``U``). ``tau`` is chosen by ``choose_tau`` on held-out questions.
+``U``). ``tau`` is chosen by ``choose_tau`` on held-out questions. The logit functions
+are pure and work under ``jax.jit``/``jax.vmap`` (value checks then apply only
+to concrete inputs).
 """
 
 from __future__ import annotations
@@ -27,16 +29,21 @@ def _array(x, name: str, ndim: int, dims: str) -> jax.Array:
         raise ValueError(f"{name} must have {ndim} axes ({dims}), got shape {arr.shape}")
     if not jnp.issubdtype(arr.dtype, jnp.floating):
         raise ValueError(f"{name} must be a floating array, got dtype {arr.dtype}")
-    if not bool(jnp.all(jnp.isfinite(arr))):
+    if not isinstance(arr, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(arr))):
         raise ValueError(f"{name} contains NaN or inf")
     return arr
 
 
-def _tau(tau: float) -> float:
-    value = float(tau)
-    if not np.isfinite(value) or value <= 0.0:
+def _tau(tau: float, dtype) -> jax.Array:
+    """``tau`` as a scalar of ``dtype``; checked to be finite and positive when concrete (not traced)."""
+    if isinstance(tau, jax.core.Tracer):
+        if jnp.ndim(tau) != 0:
+            raise ValueError(f"tau must be a scalar, got shape {jnp.shape(tau)}")
+        return jnp.asarray(tau, dtype)
+    value = np.asarray(tau, dtype=np.float64)
+    if value.ndim != 0 or not np.isfinite(value) or value <= 0.0:
         raise ValueError(f"tau must be a finite positive number, got {tau!r}")
-    return value
+    return jnp.asarray(value, dtype)
 
 
 def readout_logits(query_bd: jax.Array, unembed_kd: jax.Array, *, tau: float) -> jax.Array:
@@ -52,7 +59,7 @@ def readout_logits(query_bd: jax.Array, unembed_kd: jax.Array, *, tau: float) ->
         raise ValueError(f"query_bd has width {query_bd.shape[1]} but unembed_kd has width {unembed_kd.shape[1]}")
     if unembed_kd.shape[0] == 0:
         raise ValueError("unembed_kd is empty; pass at least one candidate")
-    return jnp.asarray(_tau(tau), query_bd.dtype) * jnp.einsum("bd,kd->bk", query_bd, unembed_kd)
+    return _tau(tau, query_bd.dtype) * jnp.einsum("bd,kd->bk", query_bd, unembed_kd)
 
 
 def option_logits(query_bd: jax.Array, options_bkd: jax.Array, *, tau: float) -> jax.Array:
@@ -74,7 +81,7 @@ def option_logits(query_bd: jax.Array, options_bkd: jax.Array, *, tau: float) ->
         raise ValueError(f"options_bkd {options_bkd.shape} does not match query_bd {query_bd.shape} (batch, ?, d)")
     if options_bkd.shape[1] < 2:
         raise ValueError(f"options_bkd needs at least 2 options per query, got {options_bkd.shape[1]}")
-    return jnp.asarray(_tau(tau), query_bd.dtype) * jnp.einsum("bd,bkd->bk", query_bd, options_bkd)
+    return _tau(tau, query_bd.dtype) * jnp.einsum("bd,bkd->bk", query_bd, options_bkd)
 
 
 class BehaviourReadout(NamedTuple):
@@ -145,9 +152,10 @@ def choose_tau(
     >>> round(choice.tau, 2)
     1.1
     """
-    query_bd = _array(query_bd, "query_bd", 2, "batch, d")
-    options_bkd = _array(options_bkd, "options_bkd", 3, "batch, options, d")
-    scores_bk = np.asarray(option_logits(query_bd, options_bkd, tau=1.0), dtype=np.float64)
+    option_logits(query_bd, options_bkd, tau=1.0)  # validates shapes and values
+    scores_bk = np.einsum(
+        "bd,bkd->bk", np.asarray(query_bd, dtype=np.float64), np.asarray(options_bkd, dtype=np.float64)
+    )
     correct = np.asarray(correct_b)
     if correct.shape != (scores_bk.shape[0],) or not np.issubdtype(correct.dtype, np.integer):
         raise ValueError(f"correct_b must be an integer array of shape ({scores_bk.shape[0]},), got {correct.shape}")

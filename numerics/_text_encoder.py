@@ -23,13 +23,13 @@ from flax import nnx
 
 from ._encoder import (
     EncoderConfig,
-    Steering,
+    _check_coefficients,
     _steered_embeddings_jit,
-    check_steering,
     encoder_forward,
     mean_pool,
     sentence_embeddings,
 )
+from ._forward import Steering, _check_steering
 from ._encoder_io import _REAL_EXTRA_HINT, _read_json, load_encoder_model, minilm_path
 
 
@@ -182,7 +182,7 @@ def load_encoder(folder: str | Path | None = None) -> TextEncoder:
     ... except ImportError:
     ...     print(6)
     ... else:
-    ...     print(enc.config.num_layers)
+    ...     print(enc.config.n_layers)
     6
     """
     folder = minilm_path() if folder is None else Path(folder)
@@ -194,12 +194,12 @@ def load_encoder(folder: str | Path | None = None) -> TextEncoder:
             f"{folder / 'tokenizer.json'} has {tokenizer.get_vocab_size()} tokens but the model embeds only "
             f"{config.vocab_size}; tokenizer and weights come from different models"
         )
-    max_length = config.max_positions
+    max_length = config.max_len
     st_config = folder / "sentence_bert_config.json"
     if st_config.is_file():
         value = _read_json(st_config).get("max_seq_length", max_length)
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= config.max_positions:
-            raise ValueError(f"{st_config}: max_seq_length={value!r} must be an integer in [1, {config.max_positions}]")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= config.max_len:
+            raise ValueError(f"{st_config}: max_seq_length={value!r} must be an integer in [1, {config.max_len}]")
         max_length = value
     pooling = folder / "1_Pooling" / "config.json"
     if pooling.is_file():
@@ -213,6 +213,17 @@ def load_encoder(folder: str | Path | None = None) -> TextEncoder:
 _embed_jit = jax.jit(sentence_embeddings, static_argnums=0)
 
 
+def _check_text_steering(encoder: TextEncoder, steering: Steering | None, where: str) -> None:
+    if steering is None:
+        return
+    if isinstance(steering, Steering) and steering.position_mask_bt is not None:
+        raise ValueError(
+            f"{where}: steering.position_mask_bt is set, but texts are tokenised and padded here; "
+            "steer selected positions with encoder_forward on your own token batch"
+        )
+    _check_steering(encoder.config, steering, (1, 1), where=where)
+
+
 def _pooled_layers(graphdef, state, ids_bt, mask_bt, steering):
     out = encoder_forward(graphdef, state, ids_bt, mask_bt, steering)
     return jax.vmap(lambda x_btd: mean_pool(x_btd, out.mask_bt))(out.hidden_lbtd)
@@ -221,14 +232,22 @@ def _pooled_layers(graphdef, state, ids_bt, mask_bt, steering):
 _pooled_layers_jit = jax.jit(_pooled_layers, static_argnums=0)
 
 
+def _row_bucket(n: int, batch_size: int) -> int:
+    """Rows a chunk of ``n`` texts is padded to: 8, 32, 128 or 512 when below ``batch_size``, else ``batch_size``."""
+    for size in (8, 32, 128, 512):
+        if n <= size < batch_size:
+            return size
+    return batch_size
+
+
 def _batches(encoder: TextEncoder, texts: list[str], batch_size: int) -> Iterator[tuple[int, TokenBatch]]:
-    """Yield (number of real rows, batch) with rows padded to a power of two <= batch_size."""
+    """Yield (number of real rows, batch); rows and positions are padded to a few fixed buckets."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     for start in range(0, len(texts), batch_size):
         chunk = texts[start : start + batch_size]
         batch = tokenize(encoder.tokenizer, chunk, max_length=encoder.max_length, pad_id=encoder.config.pad_id)
-        rows = min(batch_size, 1 << (len(chunk) - 1).bit_length())
+        rows = _row_bucket(len(chunk), batch_size)
         if rows > len(chunk):  # pad rows with copies of row 0; rows never interact
             extra = rows - len(chunk)
             batch = TokenBatch(
@@ -252,10 +271,7 @@ def embed_texts(
     (2, 384)
     """
     texts = _check_texts(texts)
-    if steering is not None:
-        steering = check_steering(steering, encoder.config)
-        if steering.coefficient.ndim != 0:
-            raise ValueError("steering.coefficient must be a scalar here; use steered_embed_texts for a sweep")
+    _check_text_steering(encoder, steering, "embed_texts")
     parts = [
         _embed_jit(encoder.graphdef, encoder.state, batch.ids_bt, batch.mask_bt, steering)[:n]
         for n, batch in _batches(encoder, texts, batch_size)
@@ -267,32 +283,31 @@ def steered_embed_texts(
     encoder: TextEncoder,
     texts: Sequence[str],
     *,
-    vector_d: jax.Array,
-    layers: Sequence[int],
+    steering: Steering,
     coefficients_c: Sequence[float] | jax.Array,
     batch_size: int = 32,
 ) -> jax.Array:
-    """``h_c(q)`` for every text and coefficient: ``emb_cbd``, vmapped over ``c`` inside each batch.
+    """``h_c(q)`` for every coefficient and text: ``emb_cbd``, vmapped over ``c`` inside each batch.
+
+    ``steering`` (from ``make_steering(encoder.config, v, layers)``) fixes ``v``
+    and the layer set; its own coefficient is ignored.
 
     >>> import jax.numpy as jnp
+    >>> from steerbounds.numerics import make_steering
     >>> try:
-    ...     emb = steered_embed_texts(load_encoder(), ["Hello there."], vector_d=jnp.eye(384)[0],
-    ...                               layers=(2, 3), coefficients_c=[0.0, 1.0])
+    ...     enc = load_encoder()
     ... except ImportError:
     ...     print((2, 1, 384))
     ... else:
-    ...     print(emb.shape)
+    ...     s = make_steering(enc.config, jnp.eye(384)[0], layers=[2, 3])
+    ...     print(steered_embed_texts(enc, ["Hello there."], steering=s, coefficients_c=[0.0, 1.0]).shape)
     (2, 1, 384)
     """
     texts = _check_texts(texts)
-    coefficients = np.asarray(coefficients_c, dtype=np.float64)
-    if coefficients.ndim != 1 or coefficients.size == 0:
-        raise ValueError(f"coefficients_c must be a non-empty 1-D sequence, got shape {coefficients.shape}")
-    s = check_steering(Steering(vector_d, layers, coefficients), encoder.config)
+    _check_text_steering(encoder, steering, "steered_embed_texts")
+    coefficients = _check_coefficients(coefficients_c)
     parts = [
-        _steered_embeddings_jit(
-            encoder.graphdef, encoder.state, batch.ids_bt, batch.mask_bt, s.vector_d, s.layers, s.coefficient
-        )[:, :n]
+        _steered_embeddings_jit(encoder.graphdef, encoder.state, batch.ids_bt, batch.mask_bt, steering, coefficients)[:, :n]
         for n, batch in _batches(encoder, texts, batch_size)
     ]
     return jnp.concatenate(parts, axis=1)
@@ -315,8 +330,7 @@ def pooled_layer_states(
     (6, 2, 384)
     """
     texts = _check_texts(texts)
-    if steering is not None:
-        steering = check_steering(steering, encoder.config)
+    _check_text_steering(encoder, steering, "pooled_layer_states")
     parts = [
         _pooled_layers_jit(encoder.graphdef, encoder.state, batch.ids_bt, batch.mask_bt, steering)[:, :n]
         for n, batch in _batches(encoder, texts, batch_size)

@@ -14,4 +14,26 @@ try:
 except _PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+from steerbounds.theory import (  # noqa: E402 - after __version__
+    alignment_bound as alignment_bound,
+    alignment_slope as alignment_slope,
+    behaviour_expectation as behaviour_expectation,
+    guarantee_radius as guarantee_radius,
+    helpfulness as helpfulness,
+    helpfulness_curvature as helpfulness_curvature,
+    helpfulness_lower_bound as helpfulness_lower_bound,
+    helpfulness_second_order as helpfulness_second_order,
+)
+
+__all__ = [
+    "__version__",
+    # theory
+    "alignment_bound",
+    "alignment_slope",
+    "behaviour_expectation",
+    "guarantee_radius",
+    "helpfulness",
+    "helpfulness_curvature",
+    "helpfulness_lower_bound",
+    "helpfulness_second_order",
+]

@@ -1,3 +1,33 @@
-"""steerbounds.theory"""
+"""steerbounds.theory: THEORY.md's statements derived in sympy and evaluated in JAX.
 
-__all__: list[str] = []
+The derivations (``steerbounds derive``) return sympy expressions; one bridge
+compiles them into the jit-able numeric functions below, and
+``steerbounds check-theory`` tests every statement on random and adversarial
+instances. Functions compute in float64 when ``jax_enable_x64`` is enabled
+(recommended: bounds near B_0 = +-1 and tiny probabilities need it), in
+float32 otherwise.
+"""
+
+from ._alignment import (
+    alignment_bound as alignment_bound,
+    alignment_slope as alignment_slope,
+    behaviour_expectation as behaviour_expectation,
+    guarantee_radius as guarantee_radius,
+)
+from ._helpfulness import (
+    helpfulness as helpfulness,
+    helpfulness_curvature as helpfulness_curvature,
+    helpfulness_lower_bound as helpfulness_lower_bound,
+    helpfulness_second_order as helpfulness_second_order,
+)
+
+__all__ = [
+    "alignment_bound",
+    "alignment_slope",
+    "behaviour_expectation",
+    "guarantee_radius",
+    "helpfulness",
+    "helpfulness_curvature",
+    "helpfulness_lower_bound",
+    "helpfulness_second_order",
+]

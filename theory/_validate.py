@@ -1,0 +1,191 @@
+"""Input validation shared by every layer.
+
+Each helper checks one kind of argument and raises an exception that names the
+argument, says what was wrong and how to fix it. Checks that need values (NaN,
+ranges, positive semi-definiteness) run only on concrete inputs; under
+``jax.jit`` the arrays are tracers and only shapes are checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def float_dtype() -> np.dtype:
+    """The dtype the theory layer computes in: float64 when jax x64 is on, else float32."""
+    return np.dtype(jnp.result_type(float))
+
+
+def is_concrete(x) -> bool:
+    """Whether ``x`` holds values (it is not a tracer inside ``jax.jit``)."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def as_float_array(name: str, x, *, min_ndim: int = 0) -> jax.Array:
+    """``x`` as a JAX array in the computing dtype, finite, with at least ``min_ndim`` axes."""
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{name} must be a number or an array of numbers, got {type(x).__name__}")
+    if is_concrete(x):
+        try:
+            host = np.asarray(x)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must be a number or an array of numbers: {err}") from None
+        if host.dtype == object or not (
+            np.issubdtype(host.dtype, np.number) or np.issubdtype(host.dtype, np.bool_)
+        ):
+            raise TypeError(f"{name} must hold numbers, got dtype {host.dtype}")
+        if np.iscomplexobj(host):
+            raise TypeError(f"{name} must be real, got dtype {host.dtype}")
+        bad = ~np.isfinite(host)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"{name} contains NaN or inf (first at index {where}, value {host[where]}); "
+                "pass finite numbers (leave unwanted tokens out of the token sets instead of "
+                "giving them -inf logits)"
+            )
+    array = jnp.asarray(x, dtype=float_dtype())
+    if array.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} axes, got shape {array.shape}")
+    return array
+
+
+def check_open_interval(name: str, x: jax.Array, lo: float, hi: float, fix: str) -> None:
+    """Raise unless every value of concrete ``x`` lies strictly inside ``(lo, hi)``."""
+    if not is_concrete(x):
+        return
+    host = np.asarray(x)
+    bad = ~((host > lo) & (host < hi))
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} must lie strictly inside ({lo}, {hi}); found {host[where]!r} at index {where}. {fix}"
+        )
+
+
+def check_positive(name: str, x: jax.Array, fix: str, *, allow_zero: bool = False) -> None:
+    """Raise unless every value of concrete ``x`` is > 0 (or >= 0 with ``allow_zero``)."""
+    if not is_concrete(x):
+        return
+    host = np.asarray(x)
+    bad = host < 0 if allow_zero else host <= 0
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        word = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be {word}; found {host[where]!r} at index {where}. {fix}")
+
+
+def token_ids(name: str, ids, vocab_size: int) -> np.ndarray:
+    """A non-empty, duplicate-free 1-D array of token ids in ``[0, vocab_size)``."""
+    if isinstance(ids, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of integer token ids, got a string")
+    if not is_concrete(ids):
+        raise TypeError(f"{name} must be concrete token ids (a list or numpy array), not a traced array")
+    host = np.asarray(ids)
+    if host.ndim == 0:
+        host = host.reshape(1)
+    if host.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D sequence of token ids, got shape {host.shape}")
+    if host.size == 0:
+        raise ValueError(f"{name} is empty; pass at least one token id")
+    if not np.issubdtype(host.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer token ids, got dtype {host.dtype}")
+    out_of_range = (host < 0) | (host >= vocab_size)
+    if out_of_range.any():
+        raise ValueError(
+            f"{name} holds token id {int(host[out_of_range][0])}, outside the vocabulary "
+            f"[0, {vocab_size}); pass ids of tokens the logits cover"
+        )
+    unique, counts = np.unique(host, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"{name} repeats token id {int(unique[counts > 1][0])}; list every token once")
+    return host.astype(np.int32)
+
+
+def check_disjoint(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
+    """Raise if the token sets ``a`` and ``b`` share an id."""
+    shared = np.intersect1d(a, b)
+    if shared.size:
+        raise ValueError(
+            f"{name_a} and {name_b} overlap (token {int(shared[0])} is in both); "
+            "a token is either aligned or misaligned, remove it from one set"
+        )
+
+
+def broadcast_batch(parts: Sequence[tuple[str, jax.Array, int]]) -> tuple[int, ...]:
+    """The common batch shape of ``(name, array, core_ndim)`` parts.
+
+    Each array's batch shape is its shape without the last ``core_ndim`` axes.
+    Raises a ValueError naming the arguments whose batch shapes do not broadcast.
+    """
+    shapes = []
+    for name, array, core in parts:
+        if array.ndim < core:
+            raise ValueError(f"{name} must have at least {core} axes, got shape {array.shape}")
+        shapes.append(array.shape[: array.ndim - core])
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        described = ", ".join(f"{n} {s}" for (n, _, _), s in zip(parts, shapes))
+        raise ValueError(
+            f"batch shapes do not broadcast: {described}; give the arguments matching "
+            "leading (batch) axes or axes of size 1"
+        ) from None
+
+
+def covariance(cov, k: int) -> tuple[jax.Array, str]:
+    """Classify and check a covariance for ``k`` competitors (assumption A2's Sigma).
+
+    Returns ``(array, kind)`` with kind ``"scalar"`` (``()``, sigma squared),
+    ``"diagonal"`` (``(k,)``) or ``"full"`` (``(..., k, k)``, batched).
+    """
+    array = as_float_array("cov", cov)
+    if array.ndim == 0:
+        kind = "scalar"
+    elif array.ndim == 1:
+        kind = "diagonal"
+        if array.shape[0] != k:
+            raise ValueError(
+                f"cov has shape {array.shape} but gaps has k={k} competitors; a diagonal "
+                f"covariance needs shape ({k},)"
+            )
+    else:
+        kind = "full"
+        if array.shape[-2:] != (k, k):
+            raise ValueError(
+                f"cov has shape {array.shape} but gaps has k={k} competitors; a full covariance "
+                f"needs shape (..., {k}, {k}) (use shape ({k},) for a diagonal, () for sigma squared)"
+            )
+    if kind != "full":
+        check_positive("cov", array, "a variance cannot be negative", allow_zero=True)
+    elif is_concrete(array):
+        host = np.asarray(array)
+        scale = max(float(np.abs(host).max(initial=0.0)), np.finfo(np.float64).tiny)
+        asym = np.abs(host - np.swapaxes(host, -1, -2)).max(initial=0.0)
+        if asym > 1e-9 * scale:
+            raise ValueError(
+                f"cov is not symmetric (largest |cov - cov.T| = {asym:.3g}); pass a symmetric "
+                "covariance, e.g. (cov + cov.T) / 2"
+            )
+        eig = np.linalg.eigvalsh(host)
+        low = eig.min(axis=-1)
+        bad = low < -1e-9 * np.maximum(np.abs(eig).max(axis=-1), scale * 1e-300)
+        if np.any(bad):
+            where = tuple(int(i) for i in np.argwhere(np.atleast_1d(bad))[0]) if bad.ndim else ()
+            raise ValueError(
+                f"cov is not positive semi-definite (smallest eigenvalue {np.min(low):.3g}"
+                f"{' at batch index ' + str(where) if where else ''}); pass a covariance "
+                "matrix, e.g. A @ A.T"
+            )
+    return array, kind
+
+
+def elementwise_arrays(**named) -> tuple[jax.Array, ...]:
+    """Finite float arrays for elementwise arguments whose shapes must broadcast together."""
+    arrays = {name: as_float_array(name, value) for name, value in named.items()}
+    broadcast_batch([(name, array, 0) for name, array in arrays.items()])
+    return tuple(arrays.values())
