@@ -23,7 +23,7 @@ from steerbounds.validation import load_instruction_pairs, load_mc_questions, lo
 
 pytestmark = needs_wheel
 
-# Real sentences of very different lengths (3 to about 60 tokens).
+# Real sentences of very different lengths (4 to 53 tokens).
 SENTENCES = [
     "Hi.",
     "What is the capital of France?",
