@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ._params import require_finite_parameters
 from ._config import TransformerConfig
 from ._forward import (
     Steering,
@@ -260,6 +261,7 @@ def steering_sweep(
     """
     config = graphdef_config(graphdef, state)
     tokens_bt, mask_bt = check_tokens(config, tokens_bt, mask_bt, where="steering_sweep")
+    require_finite_parameters(state)
     _check_steering(config, steering, tokens_bt.shape, where="steering_sweep")
     residual_layers = _check_layers(residual_layers, config.n_layers, name="steering_sweep: residual_layers")
     layers = steered_layers(steering)
@@ -318,7 +320,7 @@ def final_steering_logits(logits_bv, unembed_vd, vector_d, coefficients_c, *, no
 
     >>> import jax.numpy as jnp
     >>> z = final_steering_logits(jnp.zeros((1, 2)), jnp.eye(2), jnp.array([3.0, 4.0]), jnp.array([0.0, 10.0]))
-    >>> z[1].tolist()
+    >>> z[1].round(4).tolist()
     [[6.0, 8.0]]
     """
     logits_bv = jnp.asarray(logits_bv)
