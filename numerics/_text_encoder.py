@@ -226,7 +226,8 @@ def _check_text_steering(encoder: TextEncoder, steering: Steering | None, where:
 
 def _pooled_layers(graphdef, state, ids_bt, mask_bt, steering):
     out = encoder_forward(graphdef, state, ids_bt, mask_bt, steering)
-    return jax.vmap(lambda x_btd: mean_pool(x_btd, out.mask_bt))(out.hidden_lbtd)
+    pooled_lbd = jax.vmap(lambda x_btd: mean_pool(x_btd, out.mask_bt))(out.hidden_lbtd)
+    return jnp.concatenate([pooled_lbd, out.h_bd[None]], axis=0)
 
 
 _pooled_layers_jit = jax.jit(_pooled_layers, static_argnums=0)
@@ -316,18 +317,21 @@ def steered_embed_texts(
 def pooled_layer_states(
     encoder: TextEncoder, texts: Sequence[str], *, steering: Steering | None = None, batch_size: int = 64
 ) -> jax.Array:
-    """Mean-pooled (not normalised) residual stream after every block: ``pooled_lbd``.
+    """Sentence states at every layer: ``pooled_lbd`` of shape ``(n_layers + 1, b, d)``.
 
-    ``pooled_lbd[i]`` is taken after block ``i`` (the index a ``Steering`` layer
-    set uses), so a direction read off at ``i`` is injected at ``i``.
+    ``pooled_lbd[i]`` for ``i < n_layers`` is the mean over real tokens of the
+    residual stream after block ``i`` (not normalised); ``pooled_lbd[n_layers]``
+    is the final representation ``h`` (normalised). The indices are those a
+    ``Steering`` layer set uses, so a direction read off at ``i`` (e.g. by
+    ``contrast_vectors``) is injected at ``i``.
 
     >>> try:
     ...     pooled = pooled_layer_states(load_encoder(), ["One.", "Two words."])
     ... except ImportError:
-    ...     print((6, 2, 384))
+    ...     print((7, 2, 384))
     ... else:
     ...     print(pooled.shape)
-    (6, 2, 384)
+    (7, 2, 384)
     """
     texts = _check_texts(texts)
     _check_text_steering(encoder, steering, "pooled_layer_states")

@@ -6,7 +6,6 @@ Packaged text data (``load_instruction_pairs``, ``load_mc_questions``,
 """
 
 from ._minilm_readout import MiniLMReadoutReport as MiniLMReadoutReport
-from ._minilm_readout import contrast_direction as contrast_direction
 from ._minilm_readout import measure_minilm_readout as measure_minilm_readout
 from ._text_data import InstructionPair as InstructionPair
 from ._text_data import MCQuestion as MCQuestion
@@ -21,7 +20,6 @@ __all__ = [
     "MCQuestion",
     "MiniLMReadoutReport",
     "ResponseSets",
-    "contrast_direction",
     "load_instruction_pairs",
     "load_mc_questions",
     "load_response_sets",

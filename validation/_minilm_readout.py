@@ -7,12 +7,14 @@ held-out half, evaluates the behaviour readout on the instruction pairs, and
 injects a contrast-pair steering direction at a middle band of blocks to see
 whether the behaviour expectation moves (THEORY.md §1-3).
 
-The steering direction is built the way THEORY.md §1 describes, with the
-encoder's sentence representation in place of a last-token state: per block in
-the band, the mean-pooled states of the harmful minus the harmless instruction
-of each pair; the first principal direction of those differences (uncentred,
-so that the shared shift counts), signed so that harmful projects higher, unit
-norm. It is extracted on the even-numbered pairs and measured on the odd ones.
+The steering directions are built the way THEORY.md §1 describes, with the
+encoder's sentence representation (the mean-pooled residual stream,
+``pooled_layer_states``) in place of a last-token state: at each block of the
+band, ``contrast_vectors`` takes the first principal direction of the pair
+differences, the harmful instruction as the aligned member (the one that should
+elicit a refusal), so ``c > 0`` moves a representation from the harmless towards
+the harmful side. Directions are extracted on the even-numbered pairs and
+measured on the odd ones.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from steerbounds.numerics import (
     TextEncoder,
     behaviour_logits,
     choose_tau,
+    contrast_vectors,
     embed_texts,
-    make_steering,
     option_logits,
     pooled_layer_states,
     steered_embed_texts,
@@ -60,28 +62,6 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return z - top - np.log(np.exp(z - top).sum(axis=-1, keepdims=True))
 
 
-def contrast_direction(harmful_lnd: np.ndarray, harmless_lnd: np.ndarray) -> np.ndarray:
-    """Unit first principal direction of the pair differences pooled over a band of layers.
-
-    ``harmful_lnd[l, n]`` and ``harmless_lnd[l, n]`` are the pooled states of pair
-    ``n`` at band layer ``l``; the differences of all layers and pairs are the
-    samples; the sign makes their mean projection positive.
-
-    >>> import numpy as np
-    >>> d = contrast_direction(np.array([[[2.0, 0.1], [2.0, -0.1]]]), np.zeros((1, 2, 2)))
-    >>> np.round(d, 2).tolist()
-    [1.0, 0.0]
-    """
-    diff_kd = (np.asarray(harmful_lnd, np.float64) - np.asarray(harmless_lnd, np.float64)).reshape(-1, harmful_lnd.shape[-1])
-    if not np.all(np.isfinite(diff_kd)) or not np.any(diff_kd):
-        raise ValueError("the pair differences are all zero or not finite; no direction can be extracted")
-    _, _, vt = np.linalg.svd(diff_kd, full_matrices=False)
-    v = vt[0]
-    if float((diff_kd @ v).mean()) < 0:
-        v = -v
-    return v / np.linalg.norm(v)
-
-
 @dataclasses.dataclass(frozen=True)
 class MiniLMReadoutReport:
     """The numbers that characterise the MiniLM readout (see ``measure_minilm_readout``).
@@ -99,7 +79,9 @@ class MiniLMReadoutReport:
     behaviour_harmful: tuple[float, float]  # mean base B on harmful instructions, standard error
     behaviour_harmless: tuple[float, float]  # mean base B on harmless instructions, standard error
     pairs_harmful_higher: float  # fraction of pairs whose harmful instruction has the larger B
-    band: tuple[int, ...]  # blocks the steering vector is injected after
+    band: tuple[int, ...]  # blocks the steering vectors are injected after
+    direction_separation: tuple[float, ...]  # per band block: share of extraction pairs with <v, harmful - harmless> > 0
+    direction_explained: tuple[float, ...]  # per band block: share of the pair differences' second moment along v
     coefficients: tuple[float, ...]  # steering coefficients c
     steered_behaviour_harmful: tuple[float, ...]  # mean B on held-out harmful instructions per c
     steered_behaviour_harmless: tuple[float, ...]  # mean B on held-out harmless instructions per c
@@ -110,7 +92,8 @@ class MiniLMReadoutReport:
         """A JSON-ready dict of every field.
 
         >>> import json
-        >>> r = MiniLMReadoutReport(1.0, 1, 1, 1.0, (0.5, 0.1), {}, (0, 0), (0, 0), 0.5, (2,), (0.0,), (0.0,), (0.0,), (0.5,), (0.0,))
+        >>> r = MiniLMReadoutReport(1.0, 1, 1, 1.0, (0.5, 0.1), {}, (0, 0), (0, 0), 0.5, (2,), (1.0,), (0.5,),
+        ...                         (0.0,), (0.0,), (0.0,), (0.5,), (0.0,))
         >>> json.loads(json.dumps(r.as_dict()))["tau"]
         1.0
         """
@@ -187,12 +170,12 @@ def measure_minilm_readout(
     band = tuple(int(i) for i in band)
     pooled_harmful = np.asarray(pooled_layer_states(encoder, harmful_texts[0::2]))[list(band)]
     pooled_harmless = np.asarray(pooled_layer_states(encoder, harmless_texts[0::2]))[list(band)]
-    v = contrast_direction(pooled_harmful, pooled_harmless)
+    vectors = contrast_vectors(pooled_harmful, pooled_harmless, layers=band, method="pca")
 
     test_texts = harmful_texts[1::2] + harmless_texts[1::2]
     n_test = len(harmful_texts[1::2])
     coeffs = tuple(float(c) for c in coefficients)
-    steer = dict(steering=make_steering(encoder.config, v, layers=band), coefficients_c=coeffs)
+    steer = dict(steering=vectors.steering(encoder.config, band), coefficients_c=coeffs)
     h_cbd = np.asarray(steered_embed_texts(encoder, test_texts, **steer))
     h0_bd = np.asarray(embed_texts(encoder, test_texts))
     q_cbd = np.asarray(steered_embed_texts(encoder, [q.question for q in held], **steer))
@@ -216,6 +199,8 @@ def measure_minilm_readout(
         behaviour_harmless=_mean_se(b_harmless),
         pairs_harmful_higher=float(np.mean(b_harmful > b_harmless)),
         band=band,
+        direction_separation=tuple(float(x) for x in vectors.separation_l),
+        direction_explained=tuple(float(x) for x in vectors.explained_l),
         coefficients=coeffs,
         steered_behaviour_harmful=tuple(steered_harmful),
         steered_behaviour_harmless=tuple(steered_harmless),

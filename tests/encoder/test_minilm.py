@@ -54,7 +54,9 @@ def test_a_sentence_alone_equals_it_in_a_padded_batch(minilm):
     assert float(np.abs(batched[1] - alone[0]).max()) < 1e-5
     pooled_alone = np.asarray(pooled_layer_states(minilm, [SENTENCES[1]]))
     pooled_batched = np.asarray(pooled_layer_states(minilm, SENTENCES))
+    assert pooled_batched.shape == (7, len(SENTENCES), 384)
     assert float(np.abs(pooled_batched[:, 1] - pooled_alone[:, 0]).max()) < 1e-4
+    np.testing.assert_allclose(pooled_batched[6], batched, atol=1e-6)  # slot n_layers is h
 
 
 def test_batch_size_does_not_change_embeddings(minilm):

@@ -1,4 +1,4 @@
-"""The readout measurement: contrast direction, a small real run, the command line."""
+"""The readout measurement: a small real run and the command line."""
 
 from __future__ import annotations
 
@@ -8,31 +8,10 @@ from encoder_reference import needs_wheel
 
 from steerbounds.cli import _build_parser
 from steerbounds.validation import (
-    contrast_direction,
     load_instruction_pairs,
     load_mc_questions,
     measure_minilm_readout,
 )
-
-
-def test_contrast_direction_recovers_the_planted_direction():
-    rng = np.random.default_rng(0)
-    d, n = 24, 50
-    true = rng.normal(size=d)
-    true /= np.linalg.norm(true)
-    harmless = rng.normal(size=(2, n, d))
-    harmful = harmless + 3.0 * true[None, None, :] + 0.3 * rng.normal(size=(2, n, d))
-    v = contrast_direction(harmful, harmless)
-    assert np.linalg.norm(v) == pytest.approx(1.0)
-    assert float(v @ true) > 0.99  # right direction and sign
-    assert float(contrast_direction(harmless, harmful) @ true) < -0.99  # swapping the classes flips it
-
-
-def test_contrast_direction_errors():
-    with pytest.raises(ValueError, match="all zero or not finite"):
-        contrast_direction(np.ones((1, 3, 4)), np.ones((1, 3, 4)))
-    with pytest.raises(ValueError, match="all zero or not finite"):
-        contrast_direction(np.full((1, 3, 4), np.nan), np.ones((1, 3, 4)))
 
 
 @needs_wheel
@@ -40,6 +19,7 @@ def test_small_measurement_is_consistent(minilm):
     questions, pairs = load_mc_questions()[::6], load_instruction_pairs()[:6]
     report = measure_minilm_readout(minilm, coefficients=(0.0, 2.0), questions=questions, pairs=pairs)
     assert 0.5 < report.tau < 500.0
+    assert len(report.direction_separation) == len(report.band) and all(0.5 < x <= 1 for x in report.direction_separation)
     assert report.n_tune + report.n_held_out == len(questions)
     assert sum(s["n"] for s in report.per_subject.values()) == report.n_held_out
     assert 0.0 <= report.held_out_accuracy <= 1.0 and 0.0 < report.held_out_p_correct[0] < 1.0
