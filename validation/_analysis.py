@@ -26,7 +26,7 @@ def _consistency(a1: dict[str, Any], helpfulness, config: ValidationConfig) -> d
     h = helpfulness
     c = h.coefficients_c
     i0 = int(np.flatnonzero(c == 0.0)[0])
-    proj = np.einsum("qcd,od->qco", h.delta_qcd, h.unembed_od)
+    proj = np.einsum("qcd,qod->qco", h.delta_qcd, h.option_rows_qod())  # each question's own rows
     dev = (h.logprobs_qco - h.logprobs_qco[:, i0 : i0 + 1]) - proj
     spread_h = dev.max(-1) - dev.min(-1)
     out = {"behaviour_max": float(a1["consistency_qc"].max()), "helpfulness_max": float(spread_h.max())}
@@ -202,7 +202,8 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
         "model": bundle.model,
         "metadata": bundle.metadata,
         "sizes": {"n_prompts": bh.n_prompts, "n_questions": hp.n_questions, "d": int(bh.delta_qcd.shape[2]),
-                  "n_options": hp.n_options, "n_aligned_tokens": bh.n_aligned,
+                  "n_options": hp.n_options, "option_rows": "shared" if hp.shared_unembedding else "per_question",
+                  "n_aligned_tokens": bh.n_aligned,
                   "n_misaligned_tokens": len(bh.misaligned_ids),
                   "n_behaviour_coefficients": int(cb.size), "n_helpfulness_coefficients": int(ch.size)},
         "consistency": consistency,

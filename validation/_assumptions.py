@@ -122,7 +122,9 @@ def gap_changes(helpfulness: HelpfulnessSweep) -> tuple[np.ndarray, np.ndarray]:
     Competitors ``i`` are the other options of each question, in option order.
     The gaps come from the stored log-probabilities; the gap changes from
     ``steerbounds.numerics.gap_changes`` on the stored delta and unembedding rows
-    (they equal the change of the gaps when the bundle is consistent).
+    (they equal the change of the gaps when the bundle is consistent). With
+    per-question option rows (``unembed_qod``) each question's gap changes use
+    its own rows.
 
     >>> from steerbounds.validation import synthetic_bundle
     >>> g, x = gap_changes(synthetic_bundle(seed=0, n_prompts=2, n_questions=5).helpfulness)
@@ -138,7 +140,13 @@ def gap_changes(helpfulness: HelpfulnessSweep) -> tuple[np.ndarray, np.ndarray]:
     others = np.array([[o for o in range(no) if o != correct[q]] for q in range(nq)])  # (q, k)
     lp_star = np.take_along_axis(lp, correct[:, None, None], axis=2)  # (q, c, 1)
     lp_comp = np.take_along_axis(lp, others[:, None, :], axis=2)  # (q, c, k)
-    x_qci = numerics_gap_changes(helpfulness.delta_qcd, helpfulness.unembed_od, correct[:, None], list(range(no)))
+    if helpfulness.shared_unembedding:
+        x_qci = numerics_gap_changes(helpfulness.delta_qcd, helpfulness.unembed_od, correct[:, None], list(range(no)))
+    else:
+        rows_qod = helpfulness.option_rows_qod()
+        x_qci = np.stack([np.asarray(numerics_gap_changes(helpfulness.delta_qcd[q], rows_qod[q], correct[q],
+                                                          list(range(no))))
+                          for q in range(nq)])
     return lp_comp - lp_star, np.asarray(x_qci, dtype=np.float64)
 
 
@@ -263,7 +271,10 @@ def a2_gap_changes(helpfulness: HelpfulnessSweep, config: ValidationConfig | Non
             "method": ("second moments about zero of Y = X / r (signed norm of delta), pooled over questions and "
                        "coefficients c != 0" + ("" if config.cov_fit_max_abs_c is None else
                                                f" with |c| <= {config.cov_fit_max_abs_c}")
-                       + ", symmetrised over competitors: Sigma = (s_d - s_o) I + s_o 11^T"),
+                       + ", symmetrised over competitors: Sigma = (s_d - s_o) I + s_o 11^T"
+                       + ("" if helpfulness.shared_unembedding else
+                          "; every question has its own option rows, so Sigma averages over different "
+                          "unembeddings")),
         },
         "histograms": {"edges": edges, "counts_cb": counts, "clipped_at": lim},
         "gaps_qci": g_qci,

@@ -25,13 +25,23 @@ array                              meaning
 ``helpfulness.max_logprob_qc``     max_t log P(t | q, c) over the full vocabulary
                                    (for full-vocabulary accuracy)
 ``helpfulness.delta_qcd``          delta_c(q) for the questions
-``helpfulness.unembed_od``         unembedding rows of the option tokens
+``helpfulness.unembed_od``         unembedding rows of the option tokens, shared by
+                                   every question
+``helpfulness.unembed_qod``        instead of ``unembed_od`` (format version 2): rows
+                                   per question, for readouts whose candidates differ
+                                   from question to question (q, o, d)
 ``projection.representations_nd``  optional: representations of two classes
 ``projection.labels_n``            optional: their class (0 or 1, int)
 ================================  ============================================
 
 Log-probabilities rather than raw logits are stored so that the full-vocabulary
 normaliser travels with the few token columns the theory needs.
+
+Version 1 bundles have one shared ``unembed_od``. Version 2 adds the
+alternative ``unembed_qod``: a readout over candidate answers (e.g. a sentence
+encoder scoring each question's own options) has a different unembedding for
+every question, and the analysis then uses each question's own rows. A bundle
+with shared rows is still written as version 1.
 """
 
 from __future__ import annotations
@@ -47,7 +57,8 @@ from typing import Any
 import numpy as np
 
 FORMAT_NAME = "steerbounds-activation-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest version this code writes and reads
+SUPPORTED_VERSIONS = (1, 2)  # 2 = 1 plus per-question option rows (helpfulness.unembed_qod)
 MANIFEST_NAME = "manifest.json"
 ARRAYS_NAME = "arrays.safetensors"
 
@@ -102,19 +113,31 @@ class HelpfulnessSweep:
     >>> lp = np.log(np.full((1, 2, 4), 0.2))
     >>> part = HelpfulnessSweep(c, lp, np.log(np.full((1, 2), 0.2)), np.zeros((1, 2, 3)),
     ...                         np.eye(4, 3), option_ids=(1, 2, 3, 4), correct_q=np.array([2]))
-    >>> part.n_questions, part.n_options
-    (1, 4)
+    >>> part.n_questions, part.n_options, part.shared_unembedding
+    (1, 4, True)
+
+    When every question has its own candidates (a readout over each question's
+    option texts), pass ``unembed_od=None`` and the rows per question as
+    ``unembed_qod``; ``option_ids`` then name the option *slots*:
+
+    >>> rows = np.stack([np.eye(4, 3), -np.eye(4, 3)])            # two questions, own rows
+    >>> part = HelpfulnessSweep(c, np.log(np.full((2, 2, 4), 0.25)), np.log(np.full((2, 2), 0.25)),
+    ...                         np.zeros((2, 2, 3)), None, option_ids=(0, 1, 2, 3), correct_q=np.array([2, 0]),
+    ...                         unembed_qod=rows)
+    >>> part.shared_unembedding, part.option_rows_qod().shape
+    (False, (2, 4, 3))
     """
 
     coefficients_c: np.ndarray  # steering coefficients, strictly increasing, contains 0
     logprobs_qco: np.ndarray  # full-vocabulary log-probabilities at the option tokens
     max_logprob_qc: np.ndarray  # max over the full vocabulary of the log-probability
     delta_qcd: np.ndarray  # change of the final representation, delta_c(q)
-    unembed_od: np.ndarray  # unembedding rows of the option tokens
-    option_ids: tuple[int, ...]  # vocabulary ids of the options (columns of o)
+    unembed_od: np.ndarray | None  # unembedding rows of the option tokens (None: per-question rows below)
+    option_ids: tuple[int, ...]  # vocabulary ids of the options (columns of o); option slots with unembed_qod
     correct_q: np.ndarray  # index (into option_ids) of the correct option, per question
     option_labels: tuple[str, ...] | None = None  # e.g. ("A", "B", "C", "D")
     questions: tuple[str, ...] | None = None  # optional question texts, for reports
+    unembed_qod: np.ndarray | None = None  # per-question option rows (q, o, d), instead of unembed_od
 
     @property
     def n_questions(self) -> int:
@@ -125,6 +148,25 @@ class HelpfulnessSweep:
     def n_options(self) -> int:
         """Number of options per question."""
         return len(self.option_ids)
+
+    @property
+    def shared_unembedding(self) -> bool:
+        """Whether every question shares one set of option rows (``unembed_od``)."""
+        return self.unembed_qod is None
+
+    def option_rows_qod(self) -> np.ndarray:
+        """The option rows of every question, ``(q, o, d)``: ``unembed_qod``, or ``unembed_od`` broadcast.
+
+        >>> import numpy as np
+        >>> part = HelpfulnessSweep(np.array([0.0, 1.0]), np.log(np.full((3, 2, 2), 0.5)), np.log(np.full((3, 2), 0.5)),
+        ...                         np.zeros((3, 2, 5)), np.ones((2, 5)), option_ids=(1, 2), correct_q=np.zeros(3, int))
+        >>> part.option_rows_qod().shape
+        (3, 2, 5)
+        """
+        if self.unembed_qod is not None:
+            return np.asarray(self.unembed_qod)
+        rows = np.asarray(self.unembed_od)
+        return np.broadcast_to(rows[None], (self.n_questions, *rows.shape))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -275,7 +317,14 @@ def validate_bundle(bundle: ActivationBundle) -> None:
     nq = h.logprobs_qco.shape[0]
     _check_array(where, "max_logprob_qc", h.max_logprob_qc, (nq, nc))
     _check_array(where, "delta_qcd", h.delta_qcd, (nq, nc, None))
-    _check_array(where, "unembed_od", h.unembed_od, (no, h.delta_qcd.shape[2]))
+    if (h.unembed_od is None) == (h.unembed_qod is None):
+        raise _fail(where, "give exactly one of unembed_od (rows shared by every question) and unembed_qod "
+                           f"(rows per question); got {'neither' if h.unembed_od is None else 'both'}",
+                    "pass unembed_od=None when the rows differ per question")
+    if h.unembed_od is not None:
+        _check_array(where, "unembed_od", h.unembed_od, (no, h.delta_qcd.shape[2]))
+    else:
+        _check_array(where, "unembed_qod", h.unembed_qod, (nq, no, h.delta_qcd.shape[2]))
     if h.delta_qcd.shape[2] != b.delta_qcd.shape[2]:
         raise _fail(where, f"delta dimension {h.delta_qcd.shape[2]} differs from the behaviour's {b.delta_qcd.shape[2]}",
                     "export both sweeps from the same final representation")
@@ -319,8 +368,9 @@ _ARRAYS = {
     "helpfulness.logprobs_qco": ("helpfulness", "logprobs_qco"),
     "helpfulness.max_logprob_qc": ("helpfulness", "max_logprob_qc"),
     "helpfulness.delta_qcd": ("helpfulness", "delta_qcd"),
-    "helpfulness.unembed_od": ("helpfulness", "unembed_od"),
 }
+_UNEMBED_SHARED = "helpfulness.unembed_od"  # exactly one of these two is stored
+_UNEMBED_PER_QUESTION = "helpfulness.unembed_qod"
 
 
 def _sha256(path: Path) -> str:
@@ -375,7 +425,10 @@ def save_bundle(bundle: ActivationBundle, directory: str | os.PathLike) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     arrays = {}
-    for name, (part, field) in _ARRAYS.items():
+    shared = bundle.helpfulness.shared_unembedding
+    fields = {**_ARRAYS, **({_UNEMBED_SHARED: ("helpfulness", "unembed_od")} if shared
+                            else {_UNEMBED_PER_QUESTION: ("helpfulness", "unembed_qod")})}
+    for name, (part, field) in fields.items():
         value = np.asarray(getattr(getattr(bundle, part), field))
         arrays[name] = np.ascontiguousarray(value.astype(np.float64 if value.dtype == np.float64 else np.float32))
     if bundle.projection is not None:
@@ -386,7 +439,7 @@ def save_bundle(bundle: ActivationBundle, directory: str | os.PathLike) -> Path:
     b, h, p = bundle.behaviour, bundle.helpfulness, bundle.projection
     manifest = {
         "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
+        "version": 1 if shared else 2,  # version 1 readers can read every bundle with shared rows
         "condition": bundle.condition,
         "model": bundle.model,
         "metadata": bundle.metadata,
@@ -400,6 +453,7 @@ def save_bundle(bundle: ActivationBundle, directory: str | os.PathLike) -> Path:
             "option_labels": None if h.option_labels is None else list(h.option_labels),
             "correct": [int(i) for i in np.asarray(h.correct_q)],
             "questions": None if h.questions is None else list(h.questions),
+            "unembedding": "shared" if shared else "per_question",
         },
         "projection": None if p is None else {"class_names": list(p.class_names), "description": p.description},
         "arrays": {name: list(a.shape) for name, a in arrays.items()},
@@ -458,9 +512,10 @@ def load_bundle(directory: str | os.PathLike) -> ActivationBundle:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise BundleError(f"bundle {directory}: {MANIFEST_NAME} does not declare format {FORMAT_NAME!r}; "
                           "is this a steerbounds activation bundle?")
-    if manifest.get("version") != FORMAT_VERSION:
-        raise BundleError(f"bundle {directory}: format version {manifest.get('version')!r} is not supported "
-                          f"(this steerbounds reads version {FORMAT_VERSION})")
+    version = manifest.get("version")
+    if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
+        raise BundleError(f"bundle {directory}: format version {version!r} is not supported "
+                          f"(this steerbounds reads versions {', '.join(map(str, SUPPORTED_VERSIONS))})")
     digest = manifest.get("arrays_sha256")
     if digest is not None and digest != _sha256(apath):
         raise BundleError(f"bundle {directory}: {ARRAYS_NAME} does not match the SHA-256 recorded in the manifest "
@@ -470,8 +525,17 @@ def load_bundle(directory: str | os.PathLike) -> ActivationBundle:
     except (SafetensorError, OSError, ValueError) as e:
         raise BundleError(f"bundle {directory}: {ARRAYS_NAME} is not a readable safetensors file ({e})") from None
     missing = [n for n in _ARRAYS if n not in arrays]
+    stored = [n for n in (_UNEMBED_SHARED, _UNEMBED_PER_QUESTION) if n in arrays]
+    if not stored:
+        missing.append(_UNEMBED_SHARED)
     if missing:
         raise BundleError(f"bundle {directory}: arrays missing from {ARRAYS_NAME}: {missing}; docs/bundle.md lists them")
+    if len(stored) == 2:
+        raise BundleError(f"bundle {directory}: {ARRAYS_NAME} holds both {_UNEMBED_SHARED} and {_UNEMBED_PER_QUESTION}; "
+                          "keep the shared rows or the per-question rows, not both")
+    if stored[0] == _UNEMBED_PER_QUESTION and version < 2:
+        raise BundleError(f"bundle {directory}: {_UNEMBED_PER_QUESTION} (per-question option rows) needs format "
+                          f"version 2, but the manifest declares version {version}; set \"version\": 2")
 
     def f64(name: str) -> np.ndarray:
         return np.asarray(arrays[name], dtype=np.float64)
@@ -495,11 +559,12 @@ def load_bundle(directory: str | os.PathLike) -> ActivationBundle:
         logprobs_qco=f64("helpfulness.logprobs_qco"),
         max_logprob_qc=f64("helpfulness.max_logprob_qc"),
         delta_qcd=f64("helpfulness.delta_qcd"),
-        unembed_od=f64("helpfulness.unembed_od"),
+        unembed_od=f64(_UNEMBED_SHARED) if _UNEMBED_SHARED in arrays else None,
         option_ids=_int_ids(_need(mh, "option_ids", "helpfulness"), "helpfulness.option_ids"),
         correct_q=np.asarray(correct, dtype=np.int64),
         option_labels=_texts(mh.get("option_labels"), "helpfulness.option_labels"),
         questions=_texts(mh.get("questions"), "helpfulness.questions"),
+        unembed_qod=f64(_UNEMBED_PER_QUESTION) if _UNEMBED_PER_QUESTION in arrays else None,
     )
     projection = None
     mp = manifest.get("projection")

@@ -226,7 +226,9 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
         lines += [f"{s['n_prompts']} behaviour prompts × {s['n_behaviour_coefficients']} coefficients; "
                   f"{s['n_questions']} questions × {s['n_helpfulness_coefficients']} coefficients; "
                   f"final representation dimension {s['d']}; {s['n_aligned_tokens']} aligned and "
-                  f"{s['n_misaligned_tokens']} misaligned tokens, {s['n_options']} options.", ""]
+                  f"{s['n_misaligned_tokens']} misaligned tokens, {s['n_options']} options"
+                  + (" (each question has its own option rows: its own unembedding)"
+                     if s.get("option_rows") == "per_question" else "") + ".", ""]
         lines += ["### Which assumptions hold", ""]
         lines += [f"- {t}" for t in assumption_statements(cond)] + [""]
         t1 = cond["T1"]
