@@ -12,6 +12,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import jax.scipy.special as jss
+import numpy as np
 
 from . import _bridge, _derive_alignment as derive
 from ._symbols import B0, Delta, eps as eps_sym, logp_minus, logp_plus, r as r_sym
@@ -84,7 +85,7 @@ def guarantee_radius(margin, b0, *, eps):
     check_open_interval("b0", b0, -1.0, 1.0, _B0_FIX)
     check_open_interval("eps", eps_, 0.0, 2.0, "eps is the tolerated shortfall from B = 1")
     check_open_interval("margin", margin, 0.0, float("inf"), "C1.2 needs assumption A1 (a positive margin)")
-    if _concrete_all(b0, eps_) and bool(jnp.any(1.0 - eps_ <= b0)):
+    if _concrete_all(b0, eps_) and bool(np.any(1.0 - eps_ <= b0)):
         raise ValueError("eps is too large: the target 1 - eps must exceed b0 (already met at r = 0)")
     return _compiled("c1_2", "radius_log_form", (Delta, B0, eps_sym))(margin, b0, eps_)
 
@@ -132,4 +133,4 @@ def behaviour_expectation(logits, aligned_ids, misaligned_ids, *, restricted=Tru
     check_disjoint("aligned_ids", plus, "misaligned_ids", minus)
     if not isinstance(restricted, bool):
         raise TypeError(f"restricted must be True or False, got {restricted!r}")
-    return _behaviour(logits_bv, jnp.asarray(plus), jnp.asarray(minus), restricted)
+    return _behaviour(logits_bv, plus, minus, restricted)

@@ -224,7 +224,7 @@ def bridge_rows(rng, n, rows: Rows) -> None:
 
 
 TASKS = [
-    Task("JAX = numpy", reference_rows, chunk=5000, share=0.05),
-    Task("expansions (mpmath)", expansion_rows, chunk=10, share=0.0003),
-    Task("bridge = mpmath", bridge_rows, chunk=3, share=0.00003),
+    Task("JAX = numpy", reference_rows, chunk=5000, share=0.05, statements=("JAX",)),
+    Task("expansions (mpmath)", expansion_rows, chunk=10, share=0.0003, statements=("C1.1", "C2.2", "T2b", "C2.3", "JAX")),
+    Task("bridge = mpmath", bridge_rows, chunk=3, share=0.00003, statements=("bridge",)),
 ]
