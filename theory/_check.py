@@ -37,6 +37,7 @@ class Row:
     instances: int = 0  # instances tried
     violations: int = 0  # instances where slack < -tolerance (or not finite)
     worst_slack: float = math.inf  # smallest slack seen
+    worst_margin: float = math.inf  # smallest slack + tolerance (negative exactly when violated)
     details: dict = field(default_factory=dict)  # extra figures (tightness, cases found)
 
     def add(self, slack, tolerance=0.0) -> None:
@@ -47,9 +48,13 @@ class Row:
         tolerance = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), slack.shape)
         self.instances += slack.size
         self.violations += int(np.count_nonzero(~(slack >= -tolerance)))
-        finite = slack[~np.isnan(slack)]
-        low = float(finite.min()) if finite.size else -math.inf
-        self.worst_slack = min(self.worst_slack, low) if finite.size == slack.size else -math.inf
+        if np.isnan(slack).any():
+            self.worst_slack = self.worst_margin = -math.inf
+            return
+        self.worst_slack = min(self.worst_slack, float(slack.min()))
+        with np.errstate(invalid="ignore"):
+            margin = slack + tolerance
+        self.worst_margin = min(self.worst_margin, float(np.nanmin(margin)) if not np.isnan(margin).all() else 0.0)
 
     def note_max(self, key: str, value) -> None:
         """Keep the largest value seen under ``details[key]``."""
@@ -140,7 +145,7 @@ def run_checks(
 
 def format_table(rows: list[Row], seconds: float) -> str:
     """The report as an aligned text table."""
-    header = ("statement", "check", "kind", "instances", "worst slack", "violations", "status")
+    header = ("statement", "check", "kind", "instances", "worst slack", "worst slack + tol", "violations", "status")
     body = []
     for row in rows:
         status = "ok" if row.ok else "FAIL"
@@ -148,7 +153,7 @@ def format_table(rows: list[Row], seconds: float) -> str:
             status = "caught" if row.ok else "NOT CAUGHT"
         extra = " ".join(f"{k}={v:.3g}" for k, v in row.details.items())
         body.append((row.statement, row.check + (f" [{extra}]" if extra else ""), row.kind, f"{row.instances:,}",
-                     f"{row.worst_slack:.3g}", str(row.violations), status))
+                     f"{row.worst_slack:.3g}", f"{row.worst_margin:.3g}", str(row.violations), status))
     widths = [max(len(r[c]) for r in [header, *body]) for c in range(len(header))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in [header, *body]]
     failed = [r for r in rows if not r.ok]
