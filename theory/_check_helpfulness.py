@@ -14,7 +14,7 @@ from ._check import Rows, Task
 from ._check_alignment import EPS, loguniform
 from ._expectation import expected_helpfulness
 from ._helpfulness import helpfulness_curvature, helpfulness_lower_bound, helpfulness_second_order, probabilities
-from ._symbols import Sigma, a, mu, p, p0, r as r_sym, s_H, sigma
+from ._symbols import Sigma, a, mu, p, p0, r as r_sym, sigma
 from ._tradeoff import best_radius, efficient_radius
 
 _STATEMENTS = {"t2c": _derive_remainder.t2c, "S4": _derive_tradeoff.tradeoff}

@@ -80,6 +80,8 @@ def test_unsupported_nodes_raise():
         _bridge.lambdify(sp.gamma(x), (x,))(1.0)
     with pytest.raises(ValueError, match="not an argument"):
         _bridge.lambdify(p[i] * g[i], (p,))
+    with pytest.raises(ValueError, match="used with 1 indices"):
+        _bridge.lambdify(sp.Sum(p[i], (i, 1, k)), (p,))(1.0)
     with pytest.raises(NotImplementedError, match="from 1 to k"):
         index = sp.Symbol("n", integer=True)
         _bridge.lambdify(sp.Sum(p[index], (index, 0, k)), (p,))(np.ones(3))
