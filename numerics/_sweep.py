@@ -1,0 +1,350 @@
+"""Coefficient sweeps: the model steered by ``c v`` for many ``c`` at once.
+
+The sweep is two pure functions with explicit prompt (b) and coefficient (c)
+axes, composed by :func:`sweep_coefficients`:
+
+* the *prefix*, blocks ``0 .. f`` where ``f = min S`` is the first steered
+  layer: it does not depend on ``c`` and runs once per batch (prefix caching);
+* the *suffix*, ``c v`` added after block ``f``, the remaining blocks (steered
+  wherever ``S`` says), the final norm and the unembedding at the last token:
+  it is ``jax.vmap``-ed over ``c`` and run in chunks of ``chunk_size``
+  coefficients (``jax.lax.map`` with ``batch_size``), so that memory grows
+  with the chunk, not with the whole sweep.
+
+Both are pure in ``(state, tokens, mask, steering, coefficients)``, so the
+prompt and coefficient axes can be sharded with ``jax.sharding``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from ._params import require_finite_parameters
+from steerbounds.theory._validate import is_concrete
+
+from ._config import TransformerConfig
+from ._forward import (
+    Steering,
+    _check_layers,
+    _check_steering,
+    _context,
+    _Context,
+    _embed,
+    _final,
+    _run_blocks,
+    _add_steering,
+    check_tokens,
+    steered_layers,
+)
+from ._model import Transformer
+
+_DEFAULT_BUDGET = 1 << 30  # bytes, when the device does not report its memory
+
+
+class SweepOutput(NamedTuple):
+    """Per coefficient and prompt, at the last non-pad position of each prompt.
+
+    >>> SweepOutput._fields
+    ('logits_cbv', 'h_cbd', 'residuals_clbd')
+    """
+
+    logits_cbv: jax.Array | None  # logits z_c (float32); None unless requested
+    h_cbd: jax.Array | None  # final representation h_c; None unless requested
+    residuals_clbd: jax.Array | None  # residual stream after each requested layer; None unless requested
+
+
+def last_positions(mask_bt: jax.Array) -> jax.Array:
+    """Index of the last token (last 1 of the mask) in every row, shape (b,).
+
+    >>> last_positions(jnp.array([[0, 1, 1], [1, 1, 0]])).tolist()
+    [2, 1]
+    """
+    t = mask_bt.shape[1]
+    return jnp.max(jnp.where(mask_bt.astype(bool), jnp.arange(t, dtype=jnp.int32)[None, :], -1), axis=1)
+
+
+def _at(x_btd: jax.Array, last_b: jax.Array) -> jax.Array:
+    return jnp.take_along_axis(x_btd, last_b[:, None, None], axis=1)[:, 0, :]
+
+
+def _suffix(
+    model: Transformer,
+    x_btd: jax.Array,
+    ctx: _Context,
+    steering: Steering,
+    coefficient: jax.Array,
+    *,
+    start: int,
+    pending: int | None,
+    return_logits: bool,
+    return_h: bool,
+    residual_layers: tuple[int, ...],
+    cached_lbd: dict[int, jax.Array],
+) -> SweepOutput:
+    """From the residual stream before block ``start`` to the outputs; ``pending``: a layer whose steering is still to add."""
+    n = model.config.n_layers
+    steering = steering._replace(coefficient=coefficient)
+    last_b = last_positions(ctx.mask_bt)
+    collected = dict(cached_lbd)
+    if pending is not None:
+        x_btd = _add_steering(x_btd, steering, pending, ctx)
+        if pending in residual_layers:
+            collected[pending] = _at(x_btd, last_b)
+    x_btd, full = _run_blocks(model, x_btd, ctx, steering, start, n, tuple(layer for layer in residual_layers if layer >= start))
+    collected.update({layer: _at(x, last_b) for layer, x in full.items()})
+    x_bd = _at(x_btd, last_b)
+    pm_b = ctx.mask_bt[jnp.arange(x_bd.shape[0]), last_b]
+    if steering.position_mask_bt is not None:
+        pm_b = pm_b & steering.position_mask_bt[jnp.arange(x_bd.shape[0]), last_b]
+    logits_bv, h_bd = _final(model, x_bd, steering, None, pm_b)
+    collected[n] = h_bd
+    residuals = jnp.stack([collected[layer] for layer in residual_layers]) if residual_layers else None
+    return SweepOutput(logits_bv if return_logits else None, h_bd if return_h else None, residuals)
+
+
+def sweep_coefficients(
+    graphdef: nnx.GraphDef,
+    state: nnx.State,
+    tokens_bt: jax.Array,
+    mask_bt: jax.Array,
+    steering: Steering,
+    coefficients_c: jax.Array,
+    *,
+    first_layer: int,
+    return_logits: bool = True,
+    return_h: bool = False,
+    residual_layers: tuple[int, ...] = (),
+    chunk_size: int | None = None,
+    cache_prefix: bool = True,
+) -> SweepOutput:
+    """The pure sweep: outputs at the last token for every coefficient ``c`` (THEORY.md section 1).
+
+    ``first_layer`` must be the smallest layer of ``steering`` (static: it
+    decides where the prefix ends); ``steering.coefficient`` is ignored and
+    replaced by each entry of ``coefficients_c``. With ``cache_prefix`` the
+    blocks up to ``first_layer`` run once; without it every coefficient runs
+    the whole model (same numbers, more work). ``chunk_size`` coefficients are
+    vmapped at a time (None: all at once). Arguments after ``*`` are static
+    under ``jax.jit``; :func:`steering_sweep` is the validating front end.
+
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from steerbounds.numerics import Transformer, TransformerConfig, make_steering
+    >>> cfg = TransformerConfig.gpt2_style(vocab_size=11, d_model=8, n_layers=2, n_heads=2)
+    >>> graphdef, state = nnx.split(Transformer(cfg, rngs=nnx.Rngs(0)))
+    >>> s = make_steering(cfg, jnp.ones(8), layers=[1])
+    >>> out = sweep_coefficients(graphdef, state, jnp.array([[1, 2, 3]]), jnp.array([[1, 1, 1]]), s,
+    ...                          jnp.linspace(-1.0, 1.0, 5), first_layer=1)
+    >>> out.logits_cbv.shape
+    (5, 1, 11)
+    """
+    model = nnx.merge(graphdef, state)
+    n = model.config.n_layers
+    mask_bt = mask_bt.astype(bool)
+    ctx = _context(model.config, mask_bt)
+    last_b = last_positions(mask_bt)
+    x0 = _embed(model, tokens_bt, ctx)
+    kw = dict(return_logits=return_logits, return_h=return_h, residual_layers=residual_layers)
+    if cache_prefix:
+        stop = min(first_layer + 1, n)
+        early = tuple(layer for layer in residual_layers if layer < first_layer)
+        x_prefix, early_btd = _run_blocks(model, x0, ctx, None, 0, stop, early)
+        cached = {layer: _at(x, last_b) for layer, x in early_btd.items()}
+        pending = first_layer if first_layer < n else None
+
+        def one(c):
+            return _suffix(model, x_prefix, ctx, steering, c, start=stop, pending=pending, cached_lbd=cached, **kw)
+    else:
+
+        def one(c):
+            return _suffix(model, x0, ctx, steering, c, start=0, pending=None, cached_lbd={}, **kw)
+
+    coefficients_c = jnp.asarray(coefficients_c, jnp.float32)
+    if chunk_size is None or chunk_size >= coefficients_c.shape[0]:
+        return jax.vmap(one)(coefficients_c)
+    return jax.lax.map(one, coefficients_c, batch_size=chunk_size)
+
+
+def estimate_sweep_bytes(config: TransformerConfig, batch: int, seq_len: int) -> int:
+    """Peak activation memory of one coefficient of the sweep suffix, in bytes (an upper estimate).
+
+    Counts the residual stream and its norm, q/k/v/attention output, the
+    float32 attention scores and probabilities, the MLP hidden layer(s) and the
+    last-token logits: ``chunk_size`` coefficients need about ``chunk_size``
+    times this.
+
+    >>> cfg = TransformerConfig.gpt2_style(vocab_size=100, d_model=8, n_layers=2, n_heads=2)
+    >>> estimate_sweep_bytes(cfg, batch=4, seq_len=16) > 0
+    True
+    """
+    item = jnp.dtype(config.dtype).itemsize
+    hd = config.head_size
+    per_token = 3 * config.d_model + (2 * config.n_heads + 2 * config.n_kv_heads) * hd
+    per_token += (3 if config.mlp == "swiglu" else 2) * config.d_ff
+    act = batch * seq_len * per_token * item
+    scores = 2 * batch * config.n_heads * seq_len * seq_len * 4
+    logits = batch * config.vocab_size * 4
+    return int(2 * (act + scores + logits))
+
+
+def default_chunk_size(
+    config: TransformerConfig, batch: int, seq_len: int, n_coefficients: int, *, memory_budget_bytes: int | None = None
+) -> int:
+    """How many coefficients to vmap at once so that a chunk fits ``memory_budget_bytes``.
+
+    The default budget is a quarter of the device memory still free (from
+    ``jax.devices()[0].memory_stats()``) or 1 GiB where the device does not
+    report it (CPU). The result lies in ``1 .. n_coefficients``.
+
+    >>> cfg = TransformerConfig.gpt2_style(vocab_size=100, d_model=8, n_layers=2, n_heads=2)
+    >>> default_chunk_size(cfg, 4, 16, 41, memory_budget_bytes=10**9)
+    41
+    >>> default_chunk_size(cfg, 4, 16, 41, memory_budget_bytes=1)
+    1
+    """
+    if memory_budget_bytes is None:
+        stats = jax.devices()[0].memory_stats() or {}
+        if "bytes_limit" in stats:
+            memory_budget_bytes = (stats["bytes_limit"] - stats.get("bytes_in_use", 0)) // 4
+        else:
+            memory_budget_bytes = _DEFAULT_BUDGET
+    per = estimate_sweep_bytes(config, batch, seq_len)
+    return int(max(1, min(n_coefficients, memory_budget_bytes // per)))
+
+
+_SWEEP = jax.jit(
+    sweep_coefficients,
+    static_argnums=0,
+    static_argnames=("first_layer", "return_logits", "return_h", "residual_layers", "chunk_size", "cache_prefix"),
+)
+
+
+def steering_sweep(
+    graphdef: nnx.GraphDef,
+    state: nnx.State,
+    tokens_bt,
+    steering: Steering,
+    coefficients_c,
+    *,
+    mask_bt=None,
+    return_logits: bool = True,
+    return_h: bool = False,
+    residual_layers: Sequence[int] = (),
+    chunk_size: int | None = None,
+    memory_budget_bytes: int | None = None,
+    cache_prefix: bool = True,
+) -> SweepOutput:
+    """Sweep the steering coefficient: last-token outputs for every ``c`` and prompt.
+
+    For each ``c`` in ``coefficients_c`` the model runs with ``c v`` added
+    after every layer of ``steering`` (THEORY.md section 1; the paper sweeps
+    ``c`` over a symmetric range). Returns, at each prompt's last token, the
+    logits ``z_c`` (default), the final representation ``h_c``
+    (``return_h=True``) and the residual stream after ``residual_layers``
+    (shape (c, l, b, d)). The unsteered prefix is computed once (prefix
+    caching); coefficients run ``chunk_size`` at a time, by default as many as
+    fit :func:`default_chunk_size`. Compiled once per shape and option set.
+
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from steerbounds.numerics import Transformer, TransformerConfig, make_steering
+    >>> cfg = TransformerConfig.llama_style(vocab_size=11, d_model=8, n_layers=3, n_heads=2)
+    >>> graphdef, state = nnx.split(Transformer(cfg, rngs=nnx.Rngs(0)))
+    >>> s = make_steering(cfg, jnp.ones(8), layers=[1, 2])
+    >>> out = steering_sweep(graphdef, state, jnp.array([[0, 4, 5], [6, 7, 8]]), s, jnp.linspace(-5, 5, 11),
+    ...                      mask_bt=jnp.array([[0, 1, 1], [1, 1, 1]]), return_h=True, chunk_size=4)
+    >>> out.logits_cbv.shape, out.h_cbd.shape, out.residuals_clbd
+    ((11, 2, 11), (11, 2, 8), None)
+    """
+    config = graphdef_config(graphdef, state)
+    tokens_bt, mask_bt = check_tokens(config, tokens_bt, mask_bt, where="steering_sweep")
+    require_finite_parameters(state)
+    _check_steering(config, steering, tokens_bt.shape, where="steering_sweep")
+    residual_layers = _check_layers(residual_layers, config.n_layers, name="steering_sweep: residual_layers")
+    layers = steered_layers(steering)
+    if not layers:
+        raise ValueError("steering_sweep: the steering steers no layer; build it with make_steering(..., layers=[...]).")
+    coefficients_c = np.asarray(coefficients_c, dtype=np.float64)
+    if coefficients_c.ndim != 1 or coefficients_c.size == 0:
+        raise ValueError(f"steering_sweep: coefficients_c must be a non-empty 1-D array, got shape {coefficients_c.shape}.")
+    if not np.all(np.isfinite(coefficients_c)):
+        raise ValueError("steering_sweep: coefficients_c contains NaN or inf.")
+    if not (return_logits or return_h or residual_layers):
+        raise ValueError("steering_sweep: nothing requested; set return_logits, return_h or residual_layers.")
+    b, t = tokens_bt.shape
+    if chunk_size is None:
+        chunk_size = default_chunk_size(config, b, t, coefficients_c.size, memory_budget_bytes=memory_budget_bytes)
+    elif not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"steering_sweep: chunk_size must be a positive int, got {chunk_size!r}.")
+    return _SWEEP(
+        graphdef,
+        state,
+        tokens_bt,
+        mask_bt,
+        steering,
+        jnp.asarray(coefficients_c, jnp.float32),
+        first_layer=layers[0],
+        return_logits=return_logits,
+        return_h=return_h,
+        residual_layers=residual_layers,
+        chunk_size=min(chunk_size, coefficients_c.size),
+        cache_prefix=cache_prefix,
+    )
+
+
+def graphdef_config(graphdef: nnx.GraphDef, state: nnx.State) -> TransformerConfig:
+    """The :class:`TransformerConfig` of a split model.
+
+    >>> from flax import nnx
+    >>> from steerbounds.numerics import Transformer, TransformerConfig
+    >>> cfg = TransformerConfig.gpt2_style(vocab_size=11, d_model=8, n_layers=1, n_heads=2)
+    >>> graphdef_config(*nnx.split(Transformer(cfg, rngs=nnx.Rngs(0)))) == cfg
+    True
+    """
+    model = nnx.merge(graphdef, state)
+    if not isinstance(model, Transformer):
+        raise TypeError(f"expected the split of a Transformer, got the split of a {type(model).__name__}.")
+    return model.config
+
+
+def final_steering_logits(logits_bv, unembed_vd, vector_d, coefficients_c, *, normalize: bool = True) -> jax.Array:
+    """Final-layer steering without a forward pass: ``z_c = z + c (U v)`` (THEORY.md section 1).
+
+    Adding ``c v`` to the final representation ``h`` changes the logits by
+    ``c U v`` exactly (``δ = c v``, ``r = |c|``); the bias is unchanged.
+    Returns shape (c, b, v). ``v`` is normalised to unit norm unless
+    ``normalize=False`` (then it must already have unit norm).
+
+    >>> import jax.numpy as jnp
+    >>> z = final_steering_logits(jnp.zeros((1, 2)), jnp.eye(2), jnp.array([3.0, 4.0]), jnp.array([0.0, 10.0]))
+    >>> z[1].round(4).tolist()
+    [[6.0, 8.0]]
+    """
+    logits_bv = jnp.asarray(logits_bv)
+    unembed_vd = jnp.asarray(unembed_vd)
+    vector_d = jnp.asarray(vector_d)
+    coefficients_c = jnp.asarray(coefficients_c)
+    if logits_bv.ndim != 2 or unembed_vd.ndim != 2 or vector_d.ndim != 1 or coefficients_c.ndim != 1:
+        raise ValueError(
+            "final_steering_logits: expected logits_bv (b, v), unembed_vd (v, d), vector_d (d,), coefficients_c (c,); "
+            f"got {logits_bv.shape}, {unembed_vd.shape}, {vector_d.shape}, {coefficients_c.shape}."
+        )
+    if unembed_vd.shape != (logits_bv.shape[1], vector_d.shape[0]):
+        raise ValueError(
+            f"final_steering_logits: unembed_vd has shape {unembed_vd.shape}, expected "
+            f"({logits_bv.shape[1]}, {vector_d.shape[0]}) = (vocabulary of logits_bv, length of vector_d)."
+        )
+    norm = jnp.linalg.norm(vector_d)
+    if is_concrete(norm):
+        if not np.isfinite(float(norm)) or float(norm) == 0:
+            raise ValueError(f"final_steering_logits: vector_d has norm {float(norm)}; it must be finite and non-zero.")
+        if not normalize and abs(float(norm) - 1) > 1e-4:
+            raise ValueError(f"final_steering_logits: normalize=False but |vector_d| = {float(norm)}, not 1.")
+    v = vector_d / norm if normalize else vector_d
+    uv_v = unembed_vd @ v
+    return logits_bv[None, :, :] + coefficients_c[:, None, None] * uv_v[None, None, :]
