@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _bridge, _derive_alignment as derive
 from ._symbols import B0, Delta, eps as eps_sym, logp_minus, logp_plus, r as r_sym
-from ._validate import as_float_array, check_disjoint, check_open_interval, elementwise_arrays, is_concrete, token_ids
+from ._validate import check_disjoint, check_open_interval, elementwise_arrays, float_input, is_concrete, token_ids
 
 _B0_FIX = "b0 is an unsteered behaviour expectation B_0; at +-1 one token set has no mass and artanh is infinite"
 
@@ -122,7 +122,7 @@ def behaviour_expectation(logits, aligned_ids, misaligned_ids, *, restricted=Tru
     >>> np.round(np.asarray(behaviour_expectation(logits, [0], [1], restricted=False)), 6)
     array([0.4])
     """
-    logits_bv = as_float_array("logits", logits, min_ndim=1)
+    logits_bv = float_input("logits", logits, min_ndim=1)
     vocab = logits_bv.shape[-1]
     plus = token_ids("aligned_ids", aligned_ids, vocab)
     minus = token_ids("misaligned_ids", misaligned_ids, vocab)

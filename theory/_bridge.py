@@ -16,7 +16,7 @@ probabilities that underflow in linear space keep full precision.
 
 The compiled function broadcasts over leading batch axes explicitly (it never
 relies on implicit rank promotion) and computes in the dtype of its inputs,
-which the callers convert with :func:`~steerbounds.theory._validate.as_float_array`
+which the callers convert with :func:`~steerbounds.theory._validate.float_input`
 (float64 when jax x64 is enabled, float32 otherwise).
 """
 

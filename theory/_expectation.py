@@ -25,7 +25,7 @@ import numpy as np
 from . import _bridge, _derive_helpfulness as derive
 from ._helpfulness import as_diagonal, gaps_and_covariance
 from ._symbols import X, g
-from ._validate import as_float_array, broadcast_batch
+from ._validate import broadcast_batch, float_input
 
 _QUADRATURE_MAX_K = 2  # "auto" uses quadrature up to this many competitors
 _DEFAULT_NODES = {1: 64, 2: 40}
@@ -160,7 +160,7 @@ def expected_helpfulness(r, gaps, cov, *, method="auto", n=None, key=None, mean=
     parts = [("r", r, 0), ("gaps", gaps_bk, 1), ("cov", cov, 2 if kind == "full" else cov.ndim)]
     mean_bk = None
     if mean is not None:
-        mean_bk = as_float_array("mean", mean, min_ndim=1)
+        mean_bk = float_input("mean", mean, min_ndim=1)
         if mean_bk.shape[-1] != k:
             raise ValueError(f"mean has {mean_bk.shape[-1]} entries per row but gaps has k={k}; pass one mean per competitor")
         parts.append(("mean", mean_bk, 1))

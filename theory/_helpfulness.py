@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _bridge, _derive_helpfulness as derive
 from ._symbols import Sigma, g, j, p, p0, r as r_sym, s_H, sd
-from ._validate import as_float_array, broadcast_batch, covariance, token_ids
+from ._validate import broadcast_batch, covariance, float_input, token_ids
 
 
 @functools.cache
@@ -40,14 +40,14 @@ def gaps_and_covariance(r, gaps, cov):
     Kinds are ``"scalar"``, ``"diagonal"`` and ``"full"``; the kernels turn a
     scalar into a diagonal of length k (no k x k matrix is formed).
     """
-    gaps_bk = as_float_array("gaps", gaps, min_ndim=1)
+    gaps_bk = float_input("gaps", gaps, min_ndim=1)
     k = gaps_bk.shape[-1]
     if k == 0:
         raise ValueError("gaps is empty: pass the gaps z_i - z_* of at least one competitor")
     cov, kind = covariance(cov, k)
     parts = [("gaps", gaps_bk, 1), ("cov", cov, 2 if kind == "full" else cov.ndim)]
     if r is not None:
-        r = as_float_array("r", r)
+        r = float_input("r", r)
         parts.append(("r", r, 0))
     broadcast_batch(parts)
     return r, gaps_bk, cov, kind
@@ -105,7 +105,7 @@ def helpfulness(logits, correct_id, competitor_ids=None):
     >>> round(float(helpfulness(logits, 0, [0, 1])), 6)  # restricted to options 0, 1
     0.666667
     """
-    logits_bv = as_float_array("logits", logits, min_ndim=1)
+    logits_bv = float_input("logits", logits, min_ndim=1)
     vocab = logits_bv.shape[-1]
     batch = logits_bv.shape[:-1]
     correct = np.asarray(correct_id)
