@@ -6,6 +6,10 @@ as safetensors plus a JSON manifest, see docs/bundle.md): assumptions A1-A4
 the measured helpfulness, the paper's fits with predicted parameters, and the
 tradeoff (section 4). ``steerbounds reproduce`` builds bundles from the embedded
 toy model and runs the same analysis as ``steerbounds analyze``.
+
+Also: packaged text data (``load_instruction_pairs``, ``load_mc_questions``,
+``load_response_sets``) and the MiniLM-L6 readout measurement
+(``measure_minilm_readout``; see docs/minilm.md).
 """
 
 from ._analysis import analyze_bundle as analyze_bundle
@@ -33,6 +37,8 @@ from ._fits import bell_curve as bell_curve
 from ._fits import fit_bell as fit_bell
 from ._fits import fit_tanh as fit_tanh
 from ._fits import tanh_curve as tanh_curve
+from ._minilm_readout import MiniLMReadoutReport as MiniLMReadoutReport
+from ._minilm_readout import measure_minilm_readout as measure_minilm_readout
 from ._plots import plot_report as plot_report
 from ._report import build_report as build_report
 from ._report import load_report as load_report
@@ -42,6 +48,13 @@ from ._store import ResumeMismatchError as ResumeMismatchError
 from ._store import SweepStore as SweepStore
 from ._store import run_chunked as run_chunked
 from ._synthetic import synthetic_bundle as synthetic_bundle
+from ._text_data import InstructionPair as InstructionPair
+from ._text_data import MCQuestion as MCQuestion
+from ._text_data import ResponseSets as ResponseSets
+from ._text_data import load_instruction_pairs as load_instruction_pairs
+from ._text_data import load_mc_questions as load_mc_questions
+from ._text_data import load_response_sets as load_response_sets
+from ._text_data import split_mc_questions as split_mc_questions
 from ._tradeoff import projection_2d as projection_2d
 from ._tradeoff import tradeoff as tradeoff
 
@@ -50,7 +63,11 @@ __all__ = [
     "BehaviourSweep",
     "BundleError",
     "HelpfulnessSweep",
+    "InstructionPair",
+    "MCQuestion",
+    "MiniLMReadoutReport",
     "Projection",
+    "ResponseSets",
     "ResumeMismatchError",
     "SweepStore",
     "ValidationConfig",
@@ -70,13 +87,18 @@ __all__ = [
     "gap_changes",
     "helpfulness_values",
     "load_bundle",
+    "load_instruction_pairs",
+    "load_mc_questions",
     "load_report",
+    "load_response_sets",
+    "measure_minilm_readout",
     "plot_report",
     "projection_2d",
     "render_markdown",
     "run_chunked",
     "save_bundle",
     "signed_radius",
+    "split_mc_questions",
     "synthetic_bundle",
     "tanh_curve",
     "tradeoff",
