@@ -50,21 +50,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "reproduce",
-        help="run the study of THEORY.md sections 5-6 on the embedded toy model",
-        description="Extract a harmful/harmless steering vector from the toy model, inject it over a band of "
+        help="run the study of THEORY.md sections 5-6 on an embedded model (toy, or MiniLM-L6 with --model minilm)",
+        description="Extract a harmful/harmless steering vector from the model, inject it over a band of "
                     "middle layers (and, as a second condition, on the final representation), sweep the "
                     "coefficient, and validate A1-A4, T1, T2a/T2b, the fits and the tradeoff. Finished "
-                    "coefficient chunks are kept in OUT/work: an interrupted run resumes where it stopped.",
+                    "coefficient chunks are kept in OUT/work: an interrupted run resumes where it stopped. "
+                    "--model minilm studies all-MiniLM-L6-v2 with its softmax readout over candidate sentences "
+                    "(extra steerbounds[real]; docs/minilm.md).",
     )
-    p.add_argument("--model", default="toy", choices=["toy"], help="model to study (default: toy)")
-    p.add_argument("--out", type=Path, default=Path("results/toy"), help="output folder (default: results/toy)")
+    p.add_argument("--model", default="toy", choices=["toy", "minilm"], help="model to study (default: toy)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: results/MODEL)")
     p.add_argument("--behaviour-grid", type=_grid, default=None, metavar="START:STOP:STEP",
-                   help="behaviour coefficients (default -5:5:0.2)")
+                   help="behaviour coefficients (default -5:5:0.2; minilm -4:4:0.2)")
     p.add_argument("--helpfulness-grid", type=_grid, default=None, metavar="START:STOP:STEP",
-                   help="helpfulness coefficients (default -10:10:0.25)")
+                   help="helpfulness coefficients (default -10:10:0.25; minilm -4:4:0.2)")
     p.add_argument("--layers", type=str, default=None,
                    help="comma-separated layers to steer (default: a band of middle layers)")
-    p.add_argument("--chunk-size", type=int, default=None, help="coefficients per saved chunk")
+    p.add_argument("--chunk-size", type=int, default=None, help="coefficients per saved chunk (default 9; minilm 7)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--style", choices=["paper", "slides"], default="paper", help="figure style")
     p.add_argument("--fresh", action="store_true", help="discard finished chunks in OUT/work and start over")
@@ -140,22 +142,25 @@ def _layers(text: str | None) -> tuple[int, ...] | None:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from ._reproduce import reproduce
+    import dataclasses
+
+    from ._reproduce import default_config, reproduce
     from ._store import ResumeMismatchError
-    from ._study import StudyConfig
 
     try:
-        fields = {"seed": args.seed, "layers": _layers(args.layers)}
+        fields = {"seed": args.seed}
+        if args.layers is not None:
+            fields["layers"] = _layers(args.layers)
         if args.behaviour_grid is not None:
             fields["behaviour_grid"] = args.behaviour_grid
         if args.helpfulness_grid is not None:
             fields["helpfulness_grid"] = args.helpfulness_grid
         if args.chunk_size is not None:
             fields["chunk_size"] = args.chunk_size
-        config = StudyConfig(**fields)
-        out = reproduce(config, args.out, model=args.model, style=args.style, fresh=args.fresh,
-                        progress=not args.no_progress)
-    except (ResumeMismatchError, ValueError) as e:
+        config = dataclasses.replace(default_config(args.model), **fields)
+        out = reproduce(config, args.out or Path("results") / args.model, model=args.model, style=args.style,
+                        fresh=args.fresh, progress=not args.no_progress)
+    except (ResumeMismatchError, ValueError, ImportError) as e:
         return _error(str(e))
     print(f"wrote {out['json']} and {out['markdown']} ({len(out['figures'])} figure files) in "
           f"{out['wall_seconds']:.0f} s ({out['cpu_seconds']:.0f} s CPU)")

@@ -6,11 +6,12 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from ._analysis import analyze_bundle
+from ._bundle import ActivationBundle
 from ._pipeline import write_outputs
 from ._study import StudyConfig, StudyInputs, n_steps, run_study
 
@@ -28,18 +29,39 @@ def study_and_report(inputs: StudyInputs, config: StudyConfig, out_dir: str | os
     >>> n_steps(StudyConfig.paper()) + 2
     19
     """
+    return report_study(lambda tick: run_study(inputs, config, out_dir, fresh=fresh, progress=tick), n_steps(config),
+                        config, out_dir, style=style, progress=progress, figures=figures)
+
+
+def report_study(run: Callable[[Callable[[str], None]], list[ActivationBundle]], n_study_steps: int,
+                 config: StudyConfig, out_dir: str | os.PathLike, *, style: str = "paper", progress: bool = True,
+                 figures: bool = True) -> dict[str, Any]:
+    """Run a study, analyse its bundles as ``steerbounds analyze`` would, and write the report, under one progress bar.
+
+    ``run(tick)`` produces the bundles, calling ``tick(label)`` after each of its
+    ``n_study_steps`` steps; the bar adds two steps (analysis, report and figures).
+    Returns the paths of :func:`write_outputs`, the report, and the wall and CPU
+    seconds spent.
+
+    >>> import tempfile
+    >>> from steerbounds.validation import synthetic_bundle
+    >>> out = report_study(lambda tick: [synthetic_bundle(seed=0, n_prompts=2, n_questions=20)], 0, StudyConfig(),
+    ...                    tempfile.mkdtemp(), progress=False, figures=False)
+    >>> out["report"]["command"], out["cpu_seconds"] >= 0
+    ('reproduce', True)
+    """
     from tqdm import tqdm
 
     wall, cpu = time.perf_counter(), time.process_time()
     out_dir = Path(out_dir)
-    bar = tqdm(total=n_steps(config) + 2, desc="reproduce", unit="step", disable=not progress, file=sys.stderr,
+    bar = tqdm(total=n_study_steps + 2, desc="reproduce", unit="step", disable=not progress, file=sys.stderr,
                dynamic_ncols=True)
     try:
         def tick(label: str) -> None:
             bar.set_postfix_str(label)
             bar.update(1)
 
-        bundles = run_study(inputs, config, out_dir, fresh=fresh, progress=tick)
+        bundles = run(tick)
         results = []
         for b in bundles:
             results.append(analyze_bundle(b, config.validation))
@@ -107,16 +129,41 @@ def toy_inputs() -> StudyInputs:
     )
 
 
-MODELS = {"toy": toy_inputs}
+MODELS = {"toy": toy_inputs}  # models whose study is run_study on StudyInputs
+EMBEDDED_MODELS = ("minilm", "toy")  # every model reproduce knows ("minilm": validation._minilm_study)
+
+
+def default_config(model: str) -> StudyConfig:
+    """The study configuration ``reproduce`` uses for ``model`` unless told otherwise.
+
+    >>> default_config("toy").helpfulness_grid, default_config("minilm").helpfulness_grid
+    ((-10.0, 10.0, 0.25), (-4.0, 4.0, 0.2))
+    """
+    if model == "minilm":
+        from ._minilm_study import minilm_study_config
+
+        return minilm_study_config()
+    if model in MODELS:
+        return StudyConfig.paper()
+    raise ValueError(f"model {model!r} is not embedded; choose one of {list(EMBEDDED_MODELS)}")
 
 
 def reproduce(config: StudyConfig, out_dir: str | os.PathLike, *, model: str = "toy", style: str = "paper",
               fresh: bool = False, progress: bool = True) -> dict[str, Any]:
     """``steerbounds reproduce``: the study of THEORY.md sections 5-6 on an embedded model, analysed and reported.
 
-    >>> sorted(MODELS)
-    ['toy']
+    ``"toy"``: the embedded toy transformer (:func:`toy_inputs`, :func:`run_study`);
+    ``"minilm"``: all-MiniLM-L6-v2 with its softmax readout
+    (:func:`steerbounds.validation._minilm_study.run_minilm_study`; needs the extra
+    ``steerbounds[real]``). Both end in the same analysis and report.
+
+    >>> EMBEDDED_MODELS
+    ('minilm', 'toy')
     """
+    if model == "minilm":
+        from ._minilm_study import minilm_study_and_report
+
+        return minilm_study_and_report(config, out_dir, style=style, fresh=fresh, progress=progress)
     if model not in MODELS:
-        raise ValueError(f"model {model!r} is not embedded; choose one of {sorted(MODELS)}")
+        raise ValueError(f"model {model!r} is not embedded; choose one of {list(EMBEDDED_MODELS)}")
     return study_and_report(MODELS[model](), config, out_dir, style=style, fresh=fresh, progress=progress)

@@ -48,7 +48,9 @@ def tradeoff(
     ``lH = mean(s_H kappa^2)``. In norm units ``r_eff = mean s_A / mean s_H`` and
     ``r*_lam = r_eff / (2 lam)`` (section 4); in coefficient units
     ``c_eff = gA / lH`` and ``c*_lam = c_eff / (2 lam)``. With final-layer
-    steering ``kappa = 1`` and the two coincide.
+    steering ``kappa = 1`` and the two coincide. Where the gain slope or the loss
+    curvature is not positive there is no efficient regime to bound, and these
+    are ``None`` (with a note).
 
     >>> import numpy as np
     >>> c = np.linspace(0, 4, 41)
@@ -73,13 +75,15 @@ def tradeoff(
     s_h = float(np.mean(s_h_q))
     g_a = float(np.mean(np.asarray(s_a_q) * np.asarray(kappa_b_q)))
     l_h = float(np.mean(np.asarray(s_h_q) * np.asarray(kappa_h_q) ** 2))
-    r_eff = s_a / s_h if s_h > 0 else None
-    c_eff = g_a / l_h if l_h > 0 else None
+    # The efficient regime 0 < r < s_A / s_H is empty unless both are positive: no (negative) radius then.
+    r_eff = s_a / s_h if s_h > 0 and s_a > 0 else None
+    c_eff = g_a / l_h if l_h > 0 and g_a > 0 else None
     notes = []
     if s_h <= 0:
         notes.append("mean T2b curvature s_H <= 0: second order predicts no helpfulness loss (C2.1), so no crossover")
     if s_a <= 0:
-        notes.append("mean alignment slope s_A <= 0: steering is not predicted to align")
+        notes.append("mean alignment slope s_A <= 0: steering is not predicted to align, so there is no predicted "
+                     "efficient regime or best norm")
     return {
         "grid_c": grid,
         "gain_c": gain,
