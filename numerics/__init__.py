@@ -78,6 +78,23 @@ from ._text_encoder import pooled_layer_states as pooled_layer_states
 from ._text_encoder import steered_embed_texts as steered_embed_texts
 from ._text_encoder import tokenize as tokenize
 
+# the toy world, its tokenizer, training and the shipped toy model
+from ._toy_checkpoint import TOY_MODEL_DIR as TOY_MODEL_DIR
+from ._toy_checkpoint import ToyModel as ToyModel
+from ._toy_checkpoint import load_toy_model as load_toy_model
+from ._toy_checkpoint import save_toy_model as save_toy_model
+from ._toy_eval import ToyEvaluation as ToyEvaluation
+from ._toy_eval import evaluate_toy_model as evaluate_toy_model
+from ._toy_eval import last_token_log_probs as last_token_log_probs
+from ._toy_tokenizer import WordTokenizer as WordTokenizer
+from ._toy_train import ToyTrainConfig as ToyTrainConfig
+from ._toy_train import ToyTrainResult as ToyTrainResult
+from ._toy_train import next_token_loss as next_token_loss
+from ._toy_train import residual_norm_penalty as residual_norm_penalty
+from ._toy_train import train_toy_model as train_toy_model
+from ._toy_world import MCQuestion as MCQuestion
+from ._toy_world import ToyWorld as ToyWorld
+
 __all__ = [
     "A1Margin",
     "BehaviourReadout",
@@ -146,4 +163,20 @@ __all__ = [
     "summarize_scores",
     "sweep_coefficients",
     "tokenize",
+    # the toy world and model
+    "MCQuestion",
+    "TOY_MODEL_DIR",
+    "ToyEvaluation",
+    "ToyModel",
+    "ToyTrainConfig",
+    "ToyTrainResult",
+    "ToyWorld",
+    "WordTokenizer",
+    "evaluate_toy_model",
+    "last_token_log_probs",
+    "load_toy_model",
+    "next_token_loss",
+    "residual_norm_penalty",
+    "save_toy_model",
+    "train_toy_model",
 ]

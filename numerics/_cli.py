@@ -20,6 +20,41 @@ def _inspect_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_toy(args: argparse.Namespace) -> int:
+    from ._toy_checkpoint import TOY_MODEL_DIR, save_toy_model
+    from ._toy_eval import evaluate_toy_model
+    from ._toy_train import ToyTrainConfig, train_toy_model
+
+    default = ToyTrainConfig.default()
+    changes = {"seed": args.seed}
+    if args.steps is not None:
+        if args.steps < 1:
+            raise SystemExit(f"train-toy: --steps must be a positive integer, got {args.steps}")
+        changes["steps"] = args.steps
+        changes["warmup_steps"] = min(args.steps - 1, round(args.steps * default.warmup_steps / default.steps))
+    config = ToyTrainConfig.default(**changes)
+    result = train_toy_model(config, progress=not args.quiet)
+    evaluation = evaluate_toy_model(result.model, result.world)
+    digest = save_toy_model(
+        args.out, result.model, result.world, config, final_loss=float(result.losses[-1]),
+        evaluation=evaluation.to_dict(),
+    )
+    shipped = None
+    if (TOY_MODEL_DIR / "config.json").is_file():
+        shipped = json.loads((TOY_MODEL_DIR / "config.json").read_text()).get("model_hash")
+    report = {
+        "out": str(args.out),
+        "model_hash": digest,
+        "matches_shipped_checkpoint": digest == shipped,
+        "final_loss": float(result.losses[-1]),
+        "wall_seconds": round(result.wall_seconds, 1),
+        "cpu_seconds": round(result.cpu_seconds, 1),
+        "evaluation": evaluation.to_dict(),
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this layer's subcommands; each sets ``func(args) -> exit status``."""
     p = subparsers.add_parser(
@@ -28,3 +63,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("path", help="folder with config.json and *.safetensors")
     p.set_defaults(func=_inspect_checkpoint)
+
+    p = subparsers.add_parser(
+        "train-toy",
+        help="train the toy model on the toy world (the default recipe reproduces the shipped checkpoint)",
+    )
+    p.add_argument("--out", default="results/toy_model", help="folder to write the checkpoint to (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the recipe's); warmup scales along")
+    p.add_argument("--seed", type=int, default=0, help="seed of initialisation and batches (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train_toy)

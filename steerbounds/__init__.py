@@ -27,6 +27,12 @@ from steerbounds.theory import (  # noqa: E402 - after __version__
     helpfulness_lower_bound as helpfulness_lower_bound,
     helpfulness_second_order as helpfulness_second_order,
 )
+from steerbounds.numerics import (  # noqa: E402
+    ToyWorld as ToyWorld,
+    evaluate_toy_model as evaluate_toy_model,
+    load_toy_model as load_toy_model,
+    train_toy_model as train_toy_model,
+)
 
 __all__ = [
     "__version__",
@@ -42,4 +48,9 @@ __all__ = [
     "helpfulness_curvature",
     "helpfulness_lower_bound",
     "helpfulness_second_order",
+    # numerics: the toy world and model
+    "ToyWorld",
+    "evaluate_toy_model",
+    "load_toy_model",
+    "train_toy_model",
 ]

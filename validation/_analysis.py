@@ -165,9 +165,15 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
     if hp.n_options == 4:
         fit_restr = fit_bell(ch, restr_mean, restricted=True)
         p0r = float(restr_mean[ih0])
-        fit_restr["predicted"] = {"a": 0.5 / (p0r - 0.25) - 1.0 if p0r > 0.25 else None, "b": sigma * kappa_h,
+        fit_restr["predicted"] = {"a": 0.5 / (p0r - 0.25) - 1.0 if 0.25 < p0r <= 0.75 else None,
+                                  "b": sigma * kappa_h,
                                   "how": "a from 0.5/(1 + a) + 0.25 = mean restricted P(correct) at c = 0; "
                                          "b = sigma kappa"}
+        if p0r > 0.75:
+            note = (f"C2.2's restricted form 0.5/(1 + a + a(b^2/2)c^2) + 0.25 cannot exceed 0.75 (a >= 0), "
+                    f"but the measured restricted P(correct) at c = 0 is {p0r:.3g}: the form does not describe "
+                    "this model")
+            fit_restr["note"] = note if not fit_restr.get("note") else f"{note}; {fit_restr['note']}"
     else:
         fit_restr = {"converged": False, "note": f"C2.2's restricted form is for four options; this bundle has "
                                                  f"{hp.n_options}", "predicted": None}

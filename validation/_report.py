@@ -258,6 +258,10 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
             for pl, pk in params:
                 lines.append(f"| {label} | {pl} | {_pm(fit[pk], fit.get(pk + '_se'))} | {_f(pred.get(pk))} | "
                              f"{_f(fit.get('r2'), 4)} |")
+        notes = [(label, fits[key].get("note")) for label, key, _ in rows
+                 if fits[key].get("converged") and fits[key].get("note")]
+        if notes:
+            lines += [""] + [f"- {label}: {note}." for label, note in notes]
         lines += ["", "### T2a and T2b against the measured mean helpfulness (restricted P(correct))", ""]
         a2 = cond["assumptions"]["A2"]
         cov = a2["covariance"]
@@ -286,11 +290,12 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
         lines += ["", "(every coefficient is in report.json)", ""]
         tr = cond["tradeoff"]
         pr, me = tr["predicted"], tr["measured"]
+        no_cross = f"none for 0 ≤ c ≤ {_f(max(tr['grid_c']))} (both grids)"
         lines += ["### Tradeoff (section 4)", "",
                   "| quantity | predicted | measured |", "|---|---|---|",
                   f"| efficient regime ends (norm units r_eff) | {_f(pr['r_eff'])} | – |",
                   f"| efficient regime ends (coefficient c_eff) | {_f(pr['c_eff'])} | "
-                  f"{_f(me['crossover_c']) if me['crossover_c'] is not None else 'no crossover in the grid'} |",
+                  f"{_f(me['crossover_c']) if me['crossover_c'] is not None else no_cross} |",
                   f"| best norm r*_λ (λ = {_f(tr['lam'])}) | {_f(pr['r_star'])} | – |",
                   f"| best coefficient c*_λ | {_f(pr['c_star'])} | {_f(me['best_c'])} |",
                   f"| s_A (gain slope per unit norm) | {_f(pr['s_a'])} | – |",

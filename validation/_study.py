@@ -210,7 +210,7 @@ def _sweep_chunk(inputs: StudyInputs, steering: Any, tokens_bt: np.ndarray, mask
     out = steering_sweep(inputs.graphdef, inputs.state, tokens_bt, steering, padded, mask_bt=mask_bt,
                          return_logits=True, return_h=True, chunk_size=chunk_size)
     lp, top = _log_softmax_columns(np.asarray(out.logits_cbv)[:n], ids)
-    h = np.moveaxis(np.asarray(out.h_cbd, dtype=np.float64)[:n], 0, 1)
+    h = np.moveaxis(np.asarray(out.h_cbd, dtype=np.float32)[:n], 0, 1)  # the model's own precision
     return {"logprobs": lp, "max_logprob": top, "h": h}
 
 
@@ -297,9 +297,13 @@ def run_study(inputs: StudyInputs, config: StudyConfig, out_dir: str | os.PathLi
                           inputs.class_names, f"contrast pairs, last token, {where}")
 
     i0b, i0h = int(np.flatnonzero(cb == 0)[0]), int(np.flatnonzero(ch == 0)[0])
+
+    def delta(h: np.ndarray, i0: int) -> np.ndarray:  # stored in float32, the precision of h
+        return (h.astype(np.float64) - h[:, i0 : i0 + 1]).astype(np.float32)
+
     bundles = [
-        _bundle("mid_layers", inputs, cb, ch, sweep_b["logprobs"], sweep_b["h"] - sweep_b["h"][:, i0b : i0b + 1],
-                sweep_h["logprobs"], sweep_h["max_logprob"], sweep_h["h"] - sweep_h["h"][:, i0h : i0h + 1],
+        _bundle("mid_layers", inputs, cb, ch, sweep_b["logprobs"], delta(sweep_b["h"], i0b),
+                sweep_h["logprobs"], sweep_h["max_logprob"], delta(sweep_h["h"], i0h),
                 model, {**meta, "description": f"steering vector added after layers {list(layers)} at every "
                                                f"position; delta read from the final representation"},
                 projection(layers[mid], f"after layer {layers[mid]}")),
@@ -331,7 +335,7 @@ def _final_condition(inputs: StudyInputs, v_d: np.ndarray, cb: np.ndarray, ch: n
         z_bv = np.asarray(logits_btv)[np.arange(tokens.shape[0]), last]
         z_cbv = final_steering_logits(z_bv, u_vd, v, coefficients.astype(np.float32), normalize=False)
         lp, top = _log_softmax_columns(np.asarray(z_cbv), ids)
-        delta = coefficients[None, :, None] * v.astype(np.float64)[None, None, :]
+        delta = (coefficients[None, :, None] * v.astype(np.float64)[None, None, :]).astype(np.float32)
         out += [lp, top, np.broadcast_to(delta, (tokens.shape[0], *delta.shape[1:])).copy()]
     lp_b, _, delta_b, lp_h, top_h, delta_h = out
     return lp_b, delta_b, lp_h, top_h, delta_h
