@@ -111,7 +111,7 @@ MODELS = {"toy": toy_inputs}
 
 
 def reproduce(config: StudyConfig, out_dir: str | os.PathLike, *, model: str = "toy", style: str = "paper",
-              fresh: bool = False, progress: bool = True) -> dict[str, Any]:
+              fresh: bool = False, progress: bool = True, figures: bool = True) -> dict[str, Any]:
     """``steerbounds reproduce``: the study of THEORY.md sections 5-6 on an embedded model, analysed and reported.
 
     >>> sorted(MODELS)
@@ -119,4 +119,5 @@ def reproduce(config: StudyConfig, out_dir: str | os.PathLike, *, model: str = "
     """
     if model not in MODELS:
         raise ValueError(f"model {model!r} is not embedded; choose one of {sorted(MODELS)}")
-    return study_and_report(MODELS[model](), config, out_dir, style=style, fresh=fresh, progress=progress)
+    return study_and_report(MODELS[model](), config, out_dir, style=style, fresh=fresh, progress=progress,
+                            figures=figures)
