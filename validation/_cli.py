@@ -133,12 +133,13 @@ def _layers(text: str | None) -> tuple[int, ...] | None:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    from ._config import ValidationConfig
     from ._reproduce import reproduce
     from ._store import ResumeMismatchError
     from ._study import StudyConfig
 
     try:
-        fields = {"seed": args.seed, "layers": _layers(args.layers)}
+        fields = {"seed": args.seed, "layers": _layers(args.layers), "validation": ValidationConfig(seed=args.seed)}
         if args.behaviour_grid is not None:
             fields["behaviour_grid"] = tuple(args.behaviour_grid)
         if args.helpfulness_grid is not None:
