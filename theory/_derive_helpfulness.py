@@ -67,6 +67,7 @@ def definition() -> Statement:
             "log_probability": log_prob,
             "competitor_log_probability": competitor,
             "steered": 1 / (1 + _sum(sp.exp(g[l] + X[l]), l)),
+            "steered_log_probability": -sp.log(1 + _sum(sp.exp(g[l] + X[l]), l)),
         },
         verified=tuple(verified),
         notes=("the log forms are evaluated with log-sum-exp, so tiny probabilities keep full precision",),
