@@ -318,7 +318,7 @@ def final_steering_logits(logits_bv, unembed_vd, vector_d, coefficients_c, *, no
 
     >>> import jax.numpy as jnp
     >>> z = final_steering_logits(jnp.zeros((1, 2)), jnp.eye(2), jnp.array([3.0, 4.0]), jnp.array([0.0, 10.0]))
-    >>> z[1].tolist()
+    >>> z[1].round(4).tolist()
     [[6.0, 8.0]]
     """
     logits_bv = jnp.asarray(logits_bv)
