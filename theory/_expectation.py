@@ -93,20 +93,24 @@ def _monte_carlo(r, gaps_bk, cov, mean_bk, key, kind, pairs):
     chunk = min(_CHUNK, pairs)
     n_chunks = -(-pairs // chunk)
 
+    # Sums of (pair mean - H at X = 0): shifting by a value near the mean keeps the
+    # variance accurate when H is close to 1 or its spread is tiny.
+    shift = jnp.exp(_steered_log_probability()(gaps_bk, jnp.zeros_like(gaps_bk)))
+
     def body(carry, chunk_key):
         total, total_sq = carry
         xi = jax.random.normal(chunk_key, (chunk, k), dtype=r.dtype)
         plus = _mean_helpfulness(r, gaps_bk, factor, mean_bk, xi, kind)
         minus = _mean_helpfulness(r, gaps_bk, factor, mean_bk, -xi, kind)
-        pair = (plus + minus) / 2
+        pair = (plus + minus) / 2 - shift[..., None]
         return (total + jnp.sum(pair, axis=-1), total_sq + jnp.sum(pair**2, axis=-1)), None
 
     zero = jnp.zeros(r.shape, dtype=r.dtype)
     (total, total_sq), _ = jax.lax.scan(body, (zero, zero), jax.random.split(key, n_chunks))
     count = n_chunks * chunk
-    mean = total / count
-    var = jnp.maximum(total_sq / count - mean**2, 0.0) * count / (count - 1)
-    return Expectation(mean, jnp.sqrt(var / count))
+    offset = total / count
+    var = jnp.maximum(total_sq / count - offset**2, 0.0) * count / (count - 1)
+    return Expectation(shift + offset, jnp.sqrt(var / count))
 
 
 def expected_helpfulness(r, gaps, cov, *, method="auto", n=None, key=None, mean=None):
