@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ._params import require_finite_parameters
 from ._config import TransformerConfig
 from ._forward import (
     Steering,
@@ -260,6 +261,7 @@ def steering_sweep(
     """
     config = graphdef_config(graphdef, state)
     tokens_bt, mask_bt = check_tokens(config, tokens_bt, mask_bt, where="steering_sweep")
+    require_finite_parameters(state)
     _check_steering(config, steering, tokens_bt.shape, where="steering_sweep")
     residual_layers = _check_layers(residual_layers, config.n_layers, name="steering_sweep: residual_layers")
     layers = steered_layers(steering)
