@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from ._checks import behaviour_values, check_t1, compare_t2, helpfulness_values
 from ._config import ValidationConfig
 from ._fits import fit_bell, fit_tanh
 from ._tradeoff import projection_2d, tradeoff
+from ._x64 import float64
 
 
 def _sem(x_qc: np.ndarray) -> np.ndarray:
@@ -43,6 +45,35 @@ def _consistency(a1: dict[str, Any], helpfulness, config: ValidationConfig) -> d
     return out
 
 
+def _per_pair_radii(margin_q: np.ndarray, b0_q: np.ndarray, gaps_qk: np.ndarray, sigma_kk: np.ndarray,
+                    lam: float) -> dict[str, Any]:
+    """``theory.efficient_radius`` and ``theory.best_radius`` for every (behaviour prompt, question) pair.
+
+    Only prompts where A1 holds (positive median margin) and ``|B_0| < 1`` enter; a
+    pair whose question has ``s_H <= 0`` has an infinite radius (no second-order loss).
+    """
+    from steerbounds import theory
+
+    ok = (margin_q > 0) & (np.abs(b0_q) < 1)
+    if not ok.any():
+        return {"n_pairs": 0, "note": "no prompt with a positive margin and |B_0| < 1"}
+    m, b = margin_q[ok][:, None], b0_q[ok][:, None]
+    g = gaps_qk[None, :, :]
+    r_eff = np.asarray(theory.efficient_radius(m, b, g, sigma_kk), dtype=np.float64)
+    r_star = np.asarray(theory.best_radius(m, b, g, sigma_kk, lam=lam), dtype=np.float64)
+    finite = np.isfinite(r_eff)
+
+    def quartiles(x: np.ndarray) -> dict[str, float] | None:
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            return None
+        q = np.quantile(x, [0.25, 0.5, 0.75])
+        return {"q25": float(q[0]), "median": float(q[1]), "q75": float(q[2])}
+
+    return {"n_pairs": int(r_eff.size), "n_infinite": int((~finite).sum()), "r_eff": quartiles(r_eff),
+            "r_star": quartiles(r_star)}
+
+
 def analyze_bundle(bundle: ActivationBundle, config: ValidationConfig | None = None) -> dict[str, Any]:
     """Validate THEORY.md sections 2-5 on one bundle: A1-A4, T1, T2a/T2b, fits and the tradeoff.
 
@@ -56,15 +87,28 @@ def analyze_bundle(bundle: ActivationBundle, config: ValidationConfig | None = N
     >>> out["T1"]["n_violations"], out["assumptions"]["A1"]["holds"]
     (0, True)
     """
-    import jax
-
-    with jax.enable_x64(True):  # the theory layer computes in float64 only under x64
-        return _analyze(bundle, config or ValidationConfig())
+    return _analyze(bundle, config or ValidationConfig())
 
 
+def _canonical(bundle: ActivationBundle) -> ActivationBundle:
+    """Fresh contiguous float64 copies of every array, so that the numbers do not depend on memory layout
+    (an in-memory bundle and the same bundle read from disk give identical reports)."""
+
+    def fresh(part: Any) -> Any:
+        changes = {f.name: np.array(getattr(part, f.name), dtype=np.float64, order="C", copy=True)
+                   for f in dataclasses.fields(part)
+                   if isinstance(getattr(part, f.name), np.ndarray) and getattr(part, f.name).dtype.kind == "f"}
+        return dataclasses.replace(part, **changes)
+
+    projection = bundle.projection if bundle.projection is None else fresh(bundle.projection)
+    return dataclasses.replace(bundle, behaviour=fresh(bundle.behaviour), helpfulness=fresh(bundle.helpfulness),
+                               projection=projection)
+
+
+@float64  # the theory and numerics layers compute in float64 only under JAX's x64 mode
 def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, Any]:
-    config = config or ValidationConfig()
     validate_bundle(bundle)
+    bundle = _canonical(bundle)
     bh, hp = bundle.behaviour, bundle.helpfulness
     cb, ch = bh.coefficients_c, hp.coefficients_c
     ib0 = int(np.flatnonzero(cb == 0.0)[0])
@@ -137,6 +181,7 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
         s_a_q[inside] = np.asarray(theory.alignment_slope(margin_for_slope[inside], b0_q[inside]), dtype=np.float64)
     trade = tradeoff(cb, b_mean, ch, restr_mean, s_a_q=s_a_q, kappa_b_q=a3b["kappa_q"], s_h_q=t2["s_h_q"],
                      kappa_h_q=a3h["kappa_q"], lam=config.lam)
+    trade["per_pair"] = _per_pair_radii(margin_for_slope, b0_q, gaps0, a2["covariance"]["sigma_kk"], config.lam)
     trade["predicted"]["how"] = ("s_A per prompt: C1.1's slope with the prompt's median margin over c != 0 and its "
                                  "B_0; s_H per question: T2b's curvature with the fitted Sigma; kappa per prompt "
                                  "from A3; loss measured on restricted P(correct)")

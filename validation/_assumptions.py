@@ -16,6 +16,7 @@ from scipy import stats
 
 from ._bundle import BehaviourSweep, HelpfulnessSweep
 from ._config import ValidationConfig
+from ._x64 import float64
 
 
 def signed_radius(coefficients_c: np.ndarray, delta_qcd: np.ndarray) -> np.ndarray:
@@ -30,6 +31,12 @@ def signed_radius(coefficients_c: np.ndarray, delta_qcd: np.ndarray) -> np.ndarr
     array([[-2.,  0.,  1.]])
     """
     return np.sign(coefficients_c)[None, :] * np.linalg.norm(delta_qcd, axis=-1)
+
+
+def _need(value: Any, kind: type, name: str) -> None:
+    if not isinstance(value, kind):
+        part = "bundle.behaviour" if kind is BehaviourSweep else "bundle.helpfulness"
+        raise TypeError(f"{name} must be a {kind.__name__} (e.g. {part}), got {type(value).__name__}")
 
 
 def _failing(mask_qc: np.ndarray, coefficients_c: np.ndarray, texts: tuple[str, ...] | None,
@@ -47,6 +54,7 @@ def _failing(mask_qc: np.ndarray, coefficients_c: np.ndarray, texts: tuple[str, 
     return out
 
 
+@float64
 def a1_margins(behaviour: BehaviourSweep, config: ValidationConfig | None = None) -> dict[str, Any]:
     """Assumption A1 per prompt and coefficient: ``Delta = min_a <dhat, u_a> - max_b <dhat, u_b>``.
 
@@ -59,20 +67,24 @@ def a1_margins(behaviour: BehaviourSweep, config: ValidationConfig | None = None
     the margin times ``|r|``.
 
     >>> from steerbounds.validation import synthetic_bundle
-    >>> out = a1_margins(synthetic_bundle(seed=0, n_prompts=3, n_questions=2, margin=1.0))
+    >>> out = a1_margins(synthetic_bundle(seed=0, n_prompts=3, n_questions=2, margin=1.0).behaviour)
     >>> bool(out["holds"]), round(float(out["margin_summary"]["min"]), 6)
     (True, 1.0)
     """
+    from steerbounds.numerics import a1_margin
+
+    _need(behaviour, BehaviourSweep, "a1_margins: behaviour")
     config = config or ValidationConfig()
     c = behaviour.coefficients_c
     na = behaviour.n_aligned
+    nr = behaviour.unembed_rd.shape[0]
     r_qc = signed_radius(c, behaviour.delta_qcd)
+    # numerics.a1_margin uses dhat = delta / ||delta||; passing sign(c) delta gives dhat = delta / r.
+    signed_delta = np.sign(c)[None, :, None] * behaviour.delta_qcd
+    measured = a1_margin(signed_delta, behaviour.unembed_rd, list(range(na)), list(range(na, nr)))
+    defined_qc = np.asarray(measured.defined_cb) & (r_qc != 0)
+    margin_qc = np.where(defined_qc, np.asarray(measured.margin_cb, dtype=np.float64), np.nan)
     proj_qcr = np.einsum("qcd,rd->qcr", behaviour.delta_qcd, behaviour.unembed_rd)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dhat_u_qcr = proj_qcr / r_qc[..., None]  # <dhat, u_t>, dhat = delta / r (signed)
-        margin_qc = dhat_u_qcr[..., :na].min(-1) - dhat_u_qcr[..., na:].max(-1)
-    defined_qc = r_qc != 0
-    margin_qc = np.where(defined_qc, margin_qc, np.nan)
     i0 = int(np.flatnonzero(c == 0.0)[0])
     dev_qcr = (behaviour.logprobs_qcr - behaviour.logprobs_qcr[:, i0 : i0 + 1]) - proj_qcr
     consistency_qc = dev_qcr.max(-1) - dev_qcr.min(-1)
@@ -103,25 +115,31 @@ def _summary(x: np.ndarray) -> dict[str, float]:
             "q75": float(q[4]), "q95": float(q[5]), "max": float(q[6])}
 
 
+@float64
 def gap_changes(helpfulness: HelpfulnessSweep) -> tuple[np.ndarray, np.ndarray]:
-    """Restricted gaps ``g_qci = z_i - z_*`` and gap changes ``X_qci = g_qci - g_q0i`` (THEORY.md section 3).
+    """Restricted gaps ``g_qci = z_i - z_*`` and gap changes ``X_qci = <delta, u_i - u_*>`` (THEORY.md section 3).
 
     Competitors ``i`` are the other options of each question, in option order.
+    The gaps come from the stored log-probabilities; the gap changes from
+    ``steerbounds.numerics.gap_changes`` on the stored delta and unembedding rows
+    (they equal the change of the gaps when the bundle is consistent).
 
     >>> from steerbounds.validation import synthetic_bundle
     >>> g, x = gap_changes(synthetic_bundle(seed=0, n_prompts=2, n_questions=5).helpfulness)
     >>> g.shape, x.shape
     ((5, 41, 3), (5, 41, 3))
     """
+    from steerbounds.numerics import gap_changes as numerics_gap_changes
+
+    _need(helpfulness, HelpfulnessSweep, "gap_changes: helpfulness")
     lp = helpfulness.logprobs_qco
     nq, _, no = lp.shape
     correct = np.asarray(helpfulness.correct_q)
     others = np.array([[o for o in range(no) if o != correct[q]] for q in range(nq)])  # (q, k)
     lp_star = np.take_along_axis(lp, correct[:, None, None], axis=2)  # (q, c, 1)
     lp_comp = np.take_along_axis(lp, others[:, None, :], axis=2)  # (q, c, k)
-    g_qci = lp_comp - lp_star
-    i0 = int(np.flatnonzero(helpfulness.coefficients_c == 0.0)[0])
-    return g_qci, g_qci - g_qci[:, i0 : i0 + 1]
+    x_qci = numerics_gap_changes(helpfulness.delta_qcd, helpfulness.unembed_od, correct[:, None], list(range(no)))
+    return lp_comp - lp_star, np.asarray(x_qci, dtype=np.float64)
 
 
 def _normality(x: np.ndarray) -> dict[str, Any]:
@@ -169,10 +187,11 @@ def a2_gap_changes(helpfulness: HelpfulnessSweep, config: ValidationConfig | Non
     ``s_o`` the mean of ``Y_i Y_j`` (``i != j``).
 
     >>> from steerbounds.validation import synthetic_bundle
-    >>> out = a2_gap_changes(synthetic_bundle(seed=0, n_prompts=2, n_questions=60))
+    >>> out = a2_gap_changes(synthetic_bundle(seed=0, n_prompts=2, n_questions=60).helpfulness)
     >>> bool(out["holds"]), out["covariance"]["sigma_kk"].shape
     (True, (3, 3))
     """
+    _need(helpfulness, HelpfulnessSweep, "a2_gap_changes: helpfulness")
     config = config or ValidationConfig()
     c = helpfulness.coefficients_c
     g_qci, x_qci = gap_changes(helpfulness)
@@ -320,10 +339,11 @@ def a4_behaviour_mass(behaviour: BehaviourSweep, config: ValidationConfig | None
     are listed with the coefficients where they fall below and their smallest mass.
 
     >>> from steerbounds.validation import synthetic_bundle
-    >>> out = a4_behaviour_mass(synthetic_bundle(seed=0, n_prompts=2, n_questions=2))
+    >>> out = a4_behaviour_mass(synthetic_bundle(seed=0, n_prompts=2, n_questions=2).behaviour)
     >>> out["mass_qc"].shape
     (2, 21)
     """
+    _need(behaviour, BehaviourSweep, "a4_behaviour_mass: behaviour")
     config = config or ValidationConfig()
     mass_qc = np.exp(behaviour.logprobs_qcr).sum(axis=-1)
     below = mass_qc < config.mass_min

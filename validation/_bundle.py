@@ -53,7 +53,13 @@ ARRAYS_NAME = "arrays.safetensors"
 
 
 class BundleError(ValueError):
-    """A bundle (on disk or in memory) is malformed or incomplete."""
+    """A bundle (on disk or in memory) is malformed or incomplete; the message names the piece and the fix.
+
+    >>> load_bundle("/no/such/bundle")
+    Traceback (most recent call last):
+    ...
+    steerbounds.validation._bundle.BundleError: bundle /no/such/bundle: not a directory; ...
+    """
 
 
 @dataclasses.dataclass(frozen=True)

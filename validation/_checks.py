@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ._bundle import BehaviourSweep, HelpfulnessSweep
+from ._x64 import float64
 
 
 def _theory():
@@ -23,6 +24,7 @@ def _np(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
+@float64
 def behaviour_values(behaviour: BehaviourSweep) -> np.ndarray:
     """Restricted behaviour ``B = (P+ - P-)/(P+ + P-)`` per prompt and coefficient (section 2).
 
@@ -41,6 +43,7 @@ def behaviour_values(behaviour: BehaviourSweep) -> np.ndarray:
     return _np(th.behaviour_expectation(behaviour.logprobs_qcr, aligned, misaligned, restricted=True))
 
 
+@float64
 def helpfulness_values(helpfulness: HelpfulnessSweep) -> dict[str, np.ndarray]:
     """P(correct) per question and coefficient: full vocabulary, restricted to the options, and accuracy.
 
@@ -69,6 +72,7 @@ def helpfulness_values(helpfulness: HelpfulnessSweep) -> dict[str, np.ndarray]:
     }
 
 
+@float64
 def check_t1(behaviour_qc: np.ndarray, radius_qc: np.ndarray, margin_qc: np.ndarray, b0_q: np.ndarray,
              *, atol: float = 1e-4, coefficients_c: np.ndarray | None = None,
              texts: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -127,6 +131,7 @@ def check_t1(behaviour_qc: np.ndarray, radius_qc: np.ndarray, margin_qc: np.ndar
     }
 
 
+@float64
 def compare_t2(measured_qc: np.ndarray, radius_qc: np.ndarray, gaps_qk: np.ndarray, sigma_kk: np.ndarray,
                *, n_mc: int = 4000, seed: int = 0) -> dict[str, Any]:
     """T2a's lower bound and T2b's parabola, per question, averaged, against the measured mean helpfulness.
@@ -142,7 +147,7 @@ def compare_t2(measured_qc: np.ndarray, radius_qc: np.ndarray, gaps_qk: np.ndarr
 
     >>> import numpy as np
     >>> r = np.array([[0.0, 1.0, 2.0]]); g = np.array([[-1.0, -1.0, -1.0]])
-    >>> out = compare_t2(np.array([[0.4754, 0.45, 0.40]]), r, g, 0.1 * np.eye(3), n_mc=200)
+    >>> out = compare_t2(np.array([[0.4754, 0.47, 0.45]]), r, g, 0.1 * np.eye(3), n_mc=200)
     >>> bool(np.all(out["t2a_c"] <= out["measured_c"] + 1e-12)), out["n_questions_gain_predicted"]
     (True, 0)
     """

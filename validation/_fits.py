@@ -47,16 +47,20 @@ def _r2(y: np.ndarray, f: np.ndarray) -> float:
     return 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
 
 
-def _fit(model: Callable[..., np.ndarray], c: np.ndarray, y: np.ndarray, p0: list[float], names: list[str],
-         bounds: tuple[list[float], list[float]]) -> dict[str, Any]:
+def _checked(c: np.ndarray, y: np.ndarray, n_params: int = 2) -> tuple[np.ndarray, np.ndarray]:
     c = np.asarray(c, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if c.shape != y.shape or c.ndim != 1:
         raise ValueError(f"fit: coefficients {c.shape} and values {y.shape} must be 1-D of equal length")
-    if c.size < len(p0) + 1:
-        raise ValueError(f"fit: {c.size} points for {len(p0)} parameters; sweep more coefficients")
+    if c.size < n_params + 1:
+        raise ValueError(f"fit: {c.size} points for {n_params} parameters; sweep more coefficients")
     if not (np.all(np.isfinite(c)) and np.all(np.isfinite(y))):
         raise ValueError("fit: coefficients and values must be finite")
+    return c, y
+
+
+def _fit(model: Callable[..., np.ndarray], c: np.ndarray, y: np.ndarray, p0: list[float], names: list[str],
+         bounds: tuple[list[float], list[float]]) -> dict[str, Any]:
     out: dict[str, Any] = {"n_points": int(c.size), "converged": False, "note": None}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -92,8 +96,8 @@ def fit_tanh(c: np.ndarray, behaviour: np.ndarray) -> dict[str, Any]:
     >>> round(fit["a"], 6), round(fit["b0"], 6)
     (0.4, -0.3)
     """
-    y = np.asarray(behaviour, dtype=np.float64)
-    yc = np.clip(y, -0.999, 0.999)
+    c, y = _checked(c, behaviour)
+    yc = np.clip(y, -0.999, 0.999)  # only for the starting guess
     i0 = int(np.argmin(np.abs(c)))
     b0_guess = float(np.arctanh(yc[i0]))
     slope = np.polyfit(np.asarray(c, float), np.arctanh(yc), 1)[0] if len(c) > 1 else 0.1
@@ -112,8 +116,7 @@ def fit_bell(c: np.ndarray, p_correct: np.ndarray, *, restricted: bool = False) 
     >>> round(fit["a"], 6), round(fit["b"], 6)
     (0.5, 0.3)
     """
-    c = np.asarray(c, dtype=np.float64)
-    y = np.asarray(p_correct, dtype=np.float64)
+    c, y = _checked(c, p_correct)
     i0 = int(np.argmin(np.abs(c)))
     y0 = float(y[i0])
     if restricted:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ._analysis import condition_to_json
+from ._analysis import condition_to_json, to_jsonable
 from ._bundle import atomic_write_bytes
 from ._config import ValidationConfig
 
@@ -64,8 +64,8 @@ def build_report(results: list[dict[str, Any]], *, config: ValidationConfig | No
         "version": REPORT_VERSION,
         "command": command,
         "seed": seed if seed is not None else config.seed,
-        "model": model,
-        "config": {"validation": config.to_dict(), "run": run_config},
+        "model": to_jsonable(model),
+        "config": {"validation": config.to_dict(), "run": to_jsonable(run_config)},
         "versions": package_versions(),
         "sources": sources or [],
         "summary": {name: c["verdicts"] for name, c in conditions.items()},
@@ -280,6 +280,12 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
                   f"| best coefficient c*_λ | {_f(pr['c_star'])} | {_f(me['best_c'])} |",
                   f"| s_A (gain slope per unit norm) | {_f(pr['s_a'])} | – |",
                   f"| s_H (loss curvature per unit norm²) | {_f(pr['s_h'])} | – |", ""]
+        pp = tr.get("per_pair") or {}
+        if pp.get("r_eff"):
+            lines += [f"Per (prompt, question) pair (theory.efficient_radius / best_radius over {pp['n_pairs']} pairs, "
+                      f"{pp['n_infinite']} infinite): r_eff median {_f(pp['r_eff']['median'])} "
+                      f"(quartiles {_f(pp['r_eff']['q25'])}–{_f(pp['r_eff']['q75'])}), r*_λ median "
+                      f"{_f(pp['r_star']['median'])}.", ""]
         for note in tr.get("notes") or []:
             lines.append(f"- {note}")
         p = cond.get("projection")

@@ -21,7 +21,15 @@ FINGERPRINT_NAME = "fingerprint.json"
 
 
 class ResumeMismatchError(RuntimeError):
-    """Finished results in a directory come from a different configuration or model."""
+    """Finished results in a directory come from a different configuration or model.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp(); _ = SweepStore(d, {"model": "a"})
+    >>> SweepStore(d, {"model": "b"})
+    Traceback (most recent call last):
+    ...
+    steerbounds.validation._store.ResumeMismatchError: ...differs in: model)...
+    """
 
 
 def _canonical(obj: Any) -> Any:
