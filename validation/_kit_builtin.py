@@ -87,7 +87,7 @@ A1 = Assumption(
     name="A1",
     predicate=_a1_predicate,
     bound=_t1,
-    measurements=behaviour_sweeps(max_failing=2, max_jitter=2.0),
+    measurements=behaviour_sweeps(min_prompts=3, max_prompts=3, max_failing=1, max_jitter=2.0),
     statement=("A1: Delta = min_{A+} <dhat, u_a> - max_{A-} <dhat, u_b> > 0 at (prompt, coefficient); "
                "T1: sign(r) (B_r - tanh(r Delta/2 + artanh B_0)) >= 0 there"),
     licenses="T1",
@@ -189,7 +189,8 @@ A3 = Assumption(
     name="A3",
     predicate=_a3_predicate,
     bound=_t1_in_coefficients,
-    measurements=behaviour_sweeps(max_failing=1, max_kappa_spread=0.5, responses=("linear", "saturating")),
+    measurements=behaviour_sweeps(min_prompts=3, max_prompts=3, max_failing=1, max_kappa_spread=0.5,
+                                  responses=("linear", "saturating")),
     statement=("A3: ||delta_c|| ~ kappa |c| (R^2 >= 0.95) with a stable direction (cosines >= 0.9), and A1 at "
                "every c; T1 in coefficient units: sign(c) (B_c - tanh(kappa_min c Delta_min/2 + artanh B_0)) >= 0"),
     licenses="T1 in coefficient units",
@@ -224,7 +225,7 @@ A4 = Assumption(
     name="A4",
     predicate=_a4_predicate,
     bound=_c1_3,
-    measurements=behaviour_sweeps(min_behaviour_bias=-2.0, max_behaviour_bias=8.0),
+    measurements=behaviour_sweeps(min_prompts=3, max_prompts=3, min_behaviour_bias=-2.0, max_behaviour_bias=8.0),
     statement=(f"A4: m_r = P+ + P- >= 1 - eta = {_CONFIG.mass_min} at (prompt, coefficient); "
                "C1.3: B~_r >= (1 - eta) B_r where B_r >= 0"),
     licenses="C1.3",

@@ -169,7 +169,7 @@ def _property_test(item, test, strategy, assumption, settings, others) -> None:
 
 def _expect_counterexample(item, test, strategy, assumption, settings, others) -> None:
     import jax
-    from hypothesis import errors, find, reject, settings as Settings
+    from hypothesis import Phase, errors, find, reject, settings as Settings
 
     from ._kit_describe import describe
 
@@ -187,19 +187,21 @@ def _expect_counterexample(item, test, strategy, assumption, settings, others) -
             return True
         return False
 
-    search = Settings(settings if settings is not None else Settings.default, database=None, deadline=None)
+    base = settings if settings is not None else Settings.default
+    phases = tuple(p for p in base.phases if p != Phase.explain)
+    search = Settings(base, database=None, deadline=None, phases=phases)
     seed = zlib.crc32(item.nodeid.encode())
+    outcome = None
     try:
         found = find(strategy, fails, settings=search, random=random.Random(seed))
     except errors.NoSuchExample:
-        pytest.fail(
-            f"marked @pytest.mark.counterexample, but the claim held on every instance drawn "
-            f"({search.max_examples} examples, profile {Settings.get_current_profile_name()}): either it is "
-            "true or the strategy does not reach the instances where it fails",
-            pytrace=False,
-        )
+        outcome = (f"marked @pytest.mark.counterexample, but the claim held on every instance drawn "
+                   f"({search.max_examples} examples, profile {Settings.get_current_profile_name()}): either it "
+                   "is true or the strategy does not reach the instances where it fails")
     except errors.Unsatisfiable:
-        pytest.fail("no drawn instance satisfied the assumption of @pytest.mark.steer(assumption=...)", pytrace=False)
+        outcome = "no drawn instance satisfied the assumption of @pytest.mark.steer(assumption=...)"
+    if outcome is not None:
+        pytest.fail(outcome, pytrace=False)
     message = failures.get(id(found))
     if message is None:  # re-run the minimal instance to get its message
         try:

@@ -20,7 +20,7 @@ import random
 from typing import Any
 
 import jax
-from hypothesis import errors as hypothesis_errors, find, reject, settings as Settings, target
+from hypothesis import Phase, errors as hypothesis_errors, find, reject, settings as Settings, target
 
 from ._kit_assumption import Assumption, Evaluation
 
@@ -159,7 +159,9 @@ def _search_settings(base: Settings | None, max_examples: int | None) -> Setting
     base = Settings.default if base is None else base
     if not isinstance(base, Settings):
         raise TypeError(f"settings must be a hypothesis.settings object, got {type(base).__name__}")
-    changes: dict[str, Any] = {"database": None, "deadline": None}
+    # the explain phase re-runs the shrunk example many times to annotate it; a bound needs no annotation
+    phases = tuple(p for p in base.phases if p != Phase.explain)
+    changes: dict[str, Any] = {"database": None, "deadline": None, "phases": phases}
     if max_examples is not None:
         if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 1:
             raise ValueError(f"max_examples must be a positive int, got {max_examples!r}")

@@ -43,7 +43,7 @@ def _choice(name: str, value, allowed) -> tuple[str, ...]:
 def behaviour_sweeps(
     *,
     min_prompts: int = 1,
-    max_prompts: int = 8,
+    max_prompts: int = 4,
     max_failing: int = 0,
     min_margin: float = 0.2,
     max_margin: float = 3.0,
@@ -62,7 +62,8 @@ def behaviour_sweeps(
     ``max_failing`` prompts steered along ``-v``, where A1 fails. The norm of
     delta is ``kappa_q |c|`` (``"linear"`` response, A3 holds) or saturates
     (``"saturating"``, A3 fails); ``behaviour_bias`` sets how much mass the
-    behaviour tokens carry (A4).
+    behaviour tokens carry (A4). Every new number of prompts or tokens is a new
+    array shape, which costs a JAX compilation the first time it is evaluated.
 
     >>> from hypothesis import find
     >>> sweep = find(behaviour_sweeps(min_prompts=3, max_failing=1), lambda s: True)

@@ -13,8 +13,8 @@ from steerbounds import alignment_bound
 from steerbounds.testing import A1, Assumption, Inequality, behaviour_sweeps
 from steerbounds.validation import a1_margins, behaviour_values
 
-# Sweeps of 10 to 20 prompts; up to 2 are steered against their margin and more may fail through jitter.
-SWEEPS = behaviour_sweeps(min_prompts=10, max_prompts=20, max_failing=2, max_jitter=0.5)
+# Sweeps of 10 prompts: up to 2 are steered against their margin, and more may fail through jitter.
+SWEEPS = behaviour_sweeps(min_prompts=10, max_prompts=10, max_failing=2, max_jitter=0.5)
 
 
 def a1_per_prompt(sweep):
