@@ -109,7 +109,10 @@ def lambdify(
         if len(arrays) != len(args):
             raise TypeError(f"expected {len(args)} arrays for {args}, got {len(arrays)}")
         arrays = [jnp.asarray(a) for a in arrays]
-        ks = {a.shape[-1] for a, s in zip(arrays, args) if ranks[s] > 0 and a.ndim > 0}
+        for a, s in zip(arrays, args):
+            if a.ndim < ranks[s]:
+                raise ValueError(f"{s} is used with {ranks[s]} indices but got an array of shape {a.shape}")
+        ks = {a.shape[-1] for a, s in zip(arrays, args) if ranks[s] > 0}
         if len(ks) > 1:
             raise ValueError(f"indexed arguments disagree on the number of competitors: {sorted(ks)}")
         k = ks.pop() if ks else None

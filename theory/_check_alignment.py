@@ -133,6 +133,6 @@ def c1_1_rows(rng, n, rows: Rows) -> None:
 
 
 TASKS = [
-    Task("T1, C1.2, C1.3", t1_rows, chunk=4000, share=2.0),
-    Task("C1.1", c1_1_rows, chunk=50_000, share=1.0),
+    Task("T1, C1.2, C1.3", t1_rows, chunk=4000, share=2.0, statements=("T1", "C1.2", "C1.3", "planted")),
+    Task("C1.1", c1_1_rows, chunk=50_000, share=1.0, statements=("C1.1",)),
 ]

@@ -14,7 +14,7 @@ from ._check import Rows, Task
 from ._check_alignment import EPS, loguniform
 from ._expectation import expected_helpfulness
 from ._helpfulness import helpfulness_curvature, helpfulness_lower_bound, helpfulness_second_order, probabilities
-from ._symbols import Sigma, a, mu, p, p0, r as r_sym, s_H, sigma
+from ._symbols import Sigma, a, mu, p, p0, r as r_sym, sigma
 from ._tradeoff import best_radius, efficient_radius
 
 _STATEMENTS = {"t2c": _derive_remainder.t2c, "S4": _derive_tradeoff.tradeoff}
@@ -220,7 +220,8 @@ def s4_rows(rng, n, rows: Rows) -> None:
 
 
 def _t2_task(k, share, chunk):
-    return Task(f"T2a/T2b k={k}", lambda rng, n, rows: t2_rows(rng, n, rows, k), chunk=chunk, share=share)
+    return Task(f"T2a/T2b k={k}", lambda rng, n, rows: t2_rows(rng, n, rows, k), chunk=chunk, share=share,
+                statements=("T2a", "T2b", "planted"))
 
 
 TASKS = [
@@ -229,9 +230,9 @@ TASKS = [
     _t2_task(4, 0.2, 2500),
     _t2_task(12, 0.15, 2500),
     _t2_task(40, 0.05, 1000),
-    Task("C2.3", c2_3_rows, chunk=5000, share=1.0),
-    Task("T2c lemma", t2c_lemma_rows, chunk=10_000, share=1.0),
-    Task("C2.1", c2_1_rows, chunk=10_000, share=1.0),
-    Task("C2.2", c2_2_rows, chunk=100_000, share=1.0),
-    Task("S4", s4_rows, chunk=20_000, share=1.5),
+    Task("C2.3", c2_3_rows, chunk=5000, share=1.0, statements=("C2.3",)),
+    Task("T2c lemma", t2c_lemma_rows, chunk=10_000, share=1.0, statements=("T2c",)),
+    Task("C2.1", c2_1_rows, chunk=10_000, share=1.0, statements=("C2.1",)),
+    Task("C2.2", c2_2_rows, chunk=100_000, share=1.0, statements=("C2.2",)),
+    Task("S4", s4_rows, chunk=20_000, share=1.5, statements=("S4",)),
 ]

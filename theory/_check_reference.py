@@ -61,7 +61,6 @@ def _numpy_references(rng, n):
     base = 1 / (1 + np.exp(gaps).sum(1))
     comp = np.exp(gaps) * base[:, None]
     s_h = base / 2 * ((comp * diag).sum(1) - 2 * np.einsum("bi,bij,bj->b", comp, cov, comp))
-    s_h_diag = base / 2 * (comp * diag * (1 - 2 * comp)).sum(1)
     s_a = m_ / 2 * (1 - b0**2)
     out += [
         ("helpfulness_lower_bound(full)", helpfulness_lower_bound(rr, gaps, cov), 1 / (1 + np.exp(gaps + rr[:, None] ** 2 * diag / 2).sum(1))),
@@ -72,7 +71,6 @@ def _numpy_references(rng, n):
         ("efficient_radius", efficient_radius(m_, b0, gaps, cov), np.where(s_h > 0, s_a / np.where(s_h > 0, s_h, 1), np.inf)),
         ("best_radius", best_radius(m_, b0, gaps, cov, lam=2.0), np.where(s_h > 0, s_a / (4 * np.where(s_h > 0, s_h, 1)), np.inf)),
     ]
-    del s_h_diag
     return out
 
 
@@ -224,7 +222,7 @@ def bridge_rows(rng, n, rows: Rows) -> None:
 
 
 TASKS = [
-    Task("JAX = numpy", reference_rows, chunk=5000, share=0.05),
-    Task("expansions (mpmath)", expansion_rows, chunk=10, share=0.0003),
-    Task("bridge = mpmath", bridge_rows, chunk=3, share=0.00003),
+    Task("JAX = numpy", reference_rows, chunk=5000, share=0.05, statements=("JAX",)),
+    Task("expansions (mpmath)", expansion_rows, chunk=10, share=0.0003, statements=("C1.1", "C2.2", "T2b", "C2.3", "JAX")),
+    Task("bridge = mpmath", bridge_rows, chunk=3, share=0.00003, statements=("bridge",)),
 ]

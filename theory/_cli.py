@@ -36,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help=f"instances per theorem (default {DEFAULT_INSTANCES:,})")
     check.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     check.add_argument("--json", action="store_true", help="print the report as JSON (no progress bar)")
+    check.add_argument("--only", type=lambda text: tuple(text.split(",")), default=None, metavar="NAMES",
+                       help="run only the checks reporting on these statements, comma-separated (e.g. T1,C2.1)")
     check.set_defaults(func=_check)
 
 
@@ -61,7 +63,11 @@ def _derive(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from ._check import format_table, run_checks, to_json
 
-    rows, seconds = run_checks(instances=args.instances, seed=args.seed, progress=not args.json)
+    try:
+        rows, seconds = run_checks(instances=args.instances, seed=args.seed, progress=not args.json, only=args.only)
+    except ValueError as err:
+        print(f"steerbounds check-theory: {err}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(to_json(rows, seconds, instances=args.instances, seed=args.seed), indent=1))
     else:

@@ -22,7 +22,7 @@ _C = sp.Symbol("c", real=True)  # steering coefficient
 
 
 def _odds_factorisation(n_plus: int, n_minus: int) -> sp.Expr:
-    """rho_r / (e^{r Delta} rho_0 F(r)) - 1 for explicit token sets; zero when T1's step holds."""
+    """rho_r - e^(r Delta) rho_0 F(r) for explicit token sets: zero when T1's factorisation holds."""
     za = sp.symbols(f"z_a1:{n_plus + 1}", real=True)
     zb = sp.symbols(f"z_b1:{n_minus + 1}", real=True)
     da = sp.symbols(f"d_a1:{n_plus + 1}", nonnegative=True)  # <dhat, u_a> - min_a <dhat, u_a>

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _bridge, _derive_helpfulness as derive
-from ._helpfulness import gaps_and_covariance
+from ._helpfulness import as_diagonal, gaps_and_covariance
 from ._symbols import X, g
 from ._validate import as_float_array, broadcast_batch
 
@@ -74,8 +74,20 @@ def _mean_helpfulness(r, gaps_bk, factor, mean_bk, xi_qk, kind):
     return jnp.exp(_steered_log_probability()(gaps_bk[..., None, :], change))
 
 
-@functools.partial(jax.jit, static_argnames=("kind", "n"))
-def _quadrature(r, gaps_bk, cov, mean_bk, kind, n):
+def _broadcast(r, gaps_bk, cov, mean_bk, kind, batch):
+    """Inside a kernel: every argument broadcast to the batch shape, sigma squared as a diagonal."""
+    k = gaps_bk.shape[-1]
+    cov = as_diagonal(cov, kind, k)
+    if kind == "full":
+        cov = jnp.broadcast_to(cov, batch + (k, k))
+    mean_bk = jnp.zeros((k,), gaps_bk.dtype) if mean_bk is None else mean_bk
+    return (jnp.broadcast_to(r, batch), jnp.broadcast_to(gaps_bk, batch + (k,)), cov,
+            jnp.broadcast_to(mean_bk, batch + (k,)), "full" if kind == "full" else "diagonal")
+
+
+@functools.partial(jax.jit, static_argnames=("kind", "n", "batch"))
+def _quadrature(r, gaps_bk, cov, mean_bk, kind, n, batch):
+    r, gaps_bk, cov, mean_bk, kind = _broadcast(r, gaps_bk, cov, mean_bk, kind, batch)
     factor = _factor(cov, kind)
     k = gaps_bk.shape[-1]
     estimates = []
@@ -86,8 +98,9 @@ def _quadrature(r, gaps_bk, cov, mean_bk, kind, n):
     return Expectation(estimates[0], jnp.abs(estimates[0] - estimates[1]))
 
 
-@functools.partial(jax.jit, static_argnames=("kind", "pairs"))
-def _monte_carlo(r, gaps_bk, cov, mean_bk, key, kind, pairs):
+@functools.partial(jax.jit, static_argnames=("kind", "pairs", "batch"))
+def _monte_carlo(r, gaps_bk, cov, mean_bk, key, kind, pairs, batch):
+    r, gaps_bk, cov, mean_bk, kind = _broadcast(r, gaps_bk, cov, mean_bk, kind, batch)
     factor = _factor(cov, kind)
     k = gaps_bk.shape[-1]
     chunk = min(_CHUNK, pairs)
@@ -144,28 +157,25 @@ def expected_helpfulness(r, gaps, cov, *, method="auto", n=None, key=None, mean=
     """
     r, gaps_bk, cov, kind = gaps_and_covariance(r, gaps, cov)
     k = gaps_bk.shape[-1]
-    mean_bk = jnp.zeros((k,), gaps_bk.dtype) if mean is None else as_float_array("mean", mean, min_ndim=1)
-    if mean_bk.shape[-1] != k:
-        raise ValueError(f"mean has {mean_bk.shape[-1]} entries per row but gaps has k={k}; pass one mean per competitor")
-    batch = broadcast_batch(
-        [("r", r, 0), ("gaps", gaps_bk, 1), ("mean", mean_bk, 1), ("cov", cov, 2 if kind == "full" else 1)]
-    )
-    r = jnp.broadcast_to(r, batch)
-    gaps_bk = jnp.broadcast_to(gaps_bk, batch + (k,))
-    mean_bk = jnp.broadcast_to(mean_bk, batch + (k,))
-    if kind == "full":
-        cov = jnp.broadcast_to(cov, batch + (k, k))
+    parts = [("r", r, 0), ("gaps", gaps_bk, 1), ("cov", cov, 2 if kind == "full" else cov.ndim)]
+    mean_bk = None
+    if mean is not None:
+        mean_bk = as_float_array("mean", mean, min_ndim=1)
+        if mean_bk.shape[-1] != k:
+            raise ValueError(f"mean has {mean_bk.shape[-1]} entries per row but gaps has k={k}; pass one mean per competitor")
+        parts.append(("mean", mean_bk, 1))
+    batch = broadcast_batch(parts)
     if method == "auto":
         method = "quadrature" if k <= _QUADRATURE_MAX_K else "monte_carlo"
     if method == "quadrature":
         nodes = _DEFAULT_NODES.get(k, 16) if n is None else _count("n", n, minimum=2)
         if nodes**k > 1 << 22:
             raise ValueError(f"quadrature with n={nodes} nodes on k={k} axes needs {nodes}^{k} points; use method='monte_carlo'")
-        return _quadrature(r, gaps_bk, cov, mean_bk, kind, nodes)
+        return _quadrature(r, gaps_bk, cov, mean_bk, kind, nodes, batch)
     if method == "monte_carlo":
         samples = _DEFAULT_SAMPLES if n is None else _count("n", n, minimum=4)
         key = jax.random.key(0) if key is None else key
-        return _monte_carlo(r, gaps_bk, cov, mean_bk, key, kind, samples // 2)
+        return _monte_carlo(r, gaps_bk, cov, mean_bk, key, kind, samples // 2, batch)
     raise ValueError(f"method must be 'auto', 'quadrature' or 'monte_carlo', got {method!r}")
 
 

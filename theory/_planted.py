@@ -27,7 +27,7 @@ import sympy as sp
 from . import _bridge
 from ._derive_alignment import t1
 from ._derive_helpfulness import t2a, t2b
-from ._helpfulness import gaps_and_covariance, helpfulness_curvature, probabilities
+from ._helpfulness import as_diagonal, gaps_and_covariance, helpfulness_curvature, probabilities
 from ._symbols import B0, Delta, Sigma, g, p0, r as r_sym, s_H, sd, u0
 from ._validate import elementwise_arrays
 
@@ -82,6 +82,7 @@ def t2a_flipped_exponent(r, gaps, cov):
     True
     """
     r, gaps_bk, cov, kind = gaps_and_covariance(r, gaps, cov)
+    cov = as_diagonal(cov, kind, gaps_bk.shape[-1])
     if kind == "full":
         return jax.numpy.exp(kernel("t2a_flipped_exponent", (r_sym, g, Sigma))(r, gaps_bk, cov))
     return jax.numpy.exp(kernel("t2a_flipped_exponent_diagonal", (r_sym, g, sd))(r, gaps_bk, cov))

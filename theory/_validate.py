@@ -25,8 +25,8 @@ def is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
-def as_float_array(name: str, x, *, min_ndim: int = 0) -> jax.Array:
-    """``x`` as a JAX array in the computing dtype, finite, with at least ``min_ndim`` axes."""
+def as_float_array(name: str, x, *, min_ndim: int = 0) -> np.ndarray | jax.Array:
+    """``x`` in the computing dtype, finite, with at least ``min_ndim`` axes (numpy unless traced)."""
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{name} must be a number or an array of numbers, got {type(x).__name__}")
     if is_concrete(x):
@@ -48,7 +48,9 @@ def as_float_array(name: str, x, *, min_ndim: int = 0) -> jax.Array:
                 "pass finite numbers (leave unwanted tokens out of the token sets instead of "
                 "giving them -inf logits)"
             )
-    array = jnp.asarray(x, dtype=float_dtype())
+    # Concrete inputs stay numpy arrays (the jitted kernels take them directly, without an
+    # eager device transfer per argument); traced inputs stay tracers.
+    array = np.asarray(host, dtype=float_dtype()) if is_concrete(x) else jnp.asarray(x, dtype=float_dtype())
     if array.ndim < min_ndim:
         raise ValueError(f"{name} must have at least {min_ndim} axes, got shape {array.shape}")
     return array
