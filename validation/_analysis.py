@@ -144,12 +144,13 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
     b_mean = b_qc.mean(axis=0)
     kappa_b = float(np.median(a3b["kappa_q"]))
     kappa_h = float(np.median(a3h["kappa_q"]))
-    margin_med = float(np.nanmedian(a1["margin_per_prompt_median"]))
+    per_prompt = a1["margin_per_prompt_median"]
+    margin_med = float(np.median(per_prompt[np.isfinite(per_prompt)])) if np.isfinite(per_prompt).any() else None
     sigma = a2["covariance"]["sigma_iid"]
     fit_b = fit_tanh(cb, b_mean)
     fit_b["predicted"] = {
-        "a": kappa_b * margin_med / 2.0,
-        "b0": float(np.arctanh(np.clip(b_mean[ib0], -1 + 1e-15, 1 - 1e-15))),
+        "a": None if margin_med is None else kappa_b * margin_med / 2.0,
+        "b0": float(np.arctanh(b_mean[ib0])) if abs(b_mean[ib0]) < 1 else None,
         "how": "a = kappa Delta / 2 with kappa and Delta the medians over prompts (Delta: each prompt's median "
                "margin over c != 0); b0 = artanh of the mean behaviour at c = 0",
     }

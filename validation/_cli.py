@@ -95,14 +95,36 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _layers(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        layers = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"--layers {text!r}: expected comma-separated block indices, e.g. 1,2") from None
+    if not layers:
+        raise ValueError("--layers is empty; give at least one block index")
+    return layers
+
+
 def _reproduce(args: argparse.Namespace) -> int:
-    from ._reproduce import ReproduceConfig, reproduce
+    from ._reproduce import reproduce
     from ._store import ResumeMismatchError
+    from ._study import StudyConfig
 
     try:
-        config = ReproduceConfig.from_cli(args)
-        paths = reproduce(config, args.out, style=args.style, fresh=args.fresh, progress=not args.no_progress)
+        fields = {"seed": args.seed, "layers": _layers(args.layers)}
+        if args.behaviour_grid is not None:
+            fields["behaviour_grid"] = args.behaviour_grid
+        if args.helpfulness_grid is not None:
+            fields["helpfulness_grid"] = args.helpfulness_grid
+        if args.chunk_size is not None:
+            fields["chunk_size"] = args.chunk_size
+        config = StudyConfig(**fields)
+        out = reproduce(config, args.out, model=args.model, style=args.style, fresh=args.fresh,
+                        progress=not args.no_progress)
     except (ResumeMismatchError, ValueError) as e:
         return _error(str(e))
-    print(f"wrote {paths['json']} and {paths['markdown']} ({len(paths['figures'])} figure files)")
+    print(f"wrote {out['json']} and {out['markdown']} ({len(out['figures'])} figure files) in "
+          f"{out['wall_seconds']:.0f} s ({out['cpu_seconds']:.0f} s CPU)")
     return 0

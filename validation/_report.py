@@ -204,6 +204,19 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
               f"- steerbounds {report['versions'].get('steerbounds')}, jax {report['versions'].get('jax')}, "
               f"python {report['versions'].get('python')}",
               "- statements and assumptions are those of THEORY.md (T1, T2a, T2b, A1-A4, C1.1, C2.2).", ""]
+    lines += ["## Summary", "",
+              "| condition | A1 margin | A2 Gaussian gap changes | A3 linear response | A4 behaviour mass | "
+              "T1 checked | T1 violations | tanh fit a (pred.) | measured crossover c (pred.) |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for name, cond in report["conditions"].items():
+        v, fit, tr = cond["verdicts"], cond["fits"]["behaviour_tanh"], cond["tradeoff"]
+        word = {True: "holds", False: "fails"}
+        a_fit = f"{_f(fit.get('a'))} ({_f((fit.get('predicted') or {}).get('a'))})" if fit.get("converged") else "n/a"
+        cross = tr["measured"]["crossover_c"]
+        lines.append(f"| `{name}` | {word[v['A1']]} | {word[v['A2']]} | {word[v['A3']]} | {word[v['A4']]} | "
+                     f"{cond['T1']['n_checked']} | {v['T1_violations']} | {a_fit} | "
+                     f"{'none in grid' if cross is None else _f(cross)} ({_f(tr['predicted']['c_eff'])}) |")
+    lines.append("")
     for name, cond in report["conditions"].items():
         s = cond["sizes"]
         lines += [f"## Condition `{name}`", ""]

@@ -168,11 +168,11 @@ class StudyConfig:
 def default_layers(n_layers: int) -> tuple[int, ...]:
     """A band of middle layers: from about a third to about two thirds of the depth (at least one).
 
-    >>> default_layers(6), default_layers(12), default_layers(1)
-    ((2, 3), (4, 5, 6, 7), (0,))
+    >>> default_layers(4), default_layers(6), default_layers(12), default_layers(1)
+    ((1, 2), (2, 3), (4, 5, 6, 7), (0,))
     """
     lo = n_layers // 3
-    hi = max(lo + 1, (2 * n_layers) // 3)
+    hi = max(lo + 1, -(-2 * n_layers // 3))
     return tuple(range(lo, min(hi, n_layers)))
 
 
