@@ -97,7 +97,7 @@ class Verification:
     n_drawn: int  # instances drawn (including shrinking)
     n_satisfying: int  # of which the predicate held somewhere (the bound was checked)
     closest_slack: float  # smallest slack (observed - bound) seen on a satisfying instance
-    profile: str  # hypothesis profile in force
+    profile: str  # hypothesis profile in force ("settings given" when the search had its own)
     max_examples: int  # the search's example budget
     counterexample: Counterexample | None = None  # the shrunk counterexample when the bound fails
 
@@ -258,7 +258,7 @@ def verify(
         n_drawn=tally.drawn,
         n_satisfying=tally.satisfying,
         closest_slack=tally.closest,
-        profile=Settings.get_current_profile_name(),
+        profile=Settings.get_current_profile_name() if settings is None else "settings given",
         max_examples=search.max_examples,
         counterexample=counterexample,
     )
