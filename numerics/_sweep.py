@@ -25,6 +25,8 @@ import numpy as np
 from flax import nnx
 
 from ._params import require_finite_parameters
+from steerbounds.theory._validate import is_concrete
+
 from ._config import TransformerConfig
 from ._forward import (
     Steering,
@@ -338,7 +340,7 @@ def final_steering_logits(logits_bv, unembed_vd, vector_d, coefficients_c, *, no
             f"({logits_bv.shape[1]}, {vector_d.shape[0]}) = (vocabulary of logits_bv, length of vector_d)."
         )
     norm = jnp.linalg.norm(vector_d)
-    if not isinstance(norm, jax.core.Tracer):
+    if is_concrete(norm):
         if not np.isfinite(float(norm)) or float(norm) == 0:
             raise ValueError(f"final_steering_logits: vector_d has norm {float(norm)}; it must be finite and non-zero.")
         if not normalize and abs(float(norm) - 1) > 1e-4:

@@ -29,7 +29,7 @@ SIGN_CONVENTION = "aligned_minus_misaligned"  # <v, aligned - misaligned> > 0 on
 _FORMAT = "steerbounds.steering_vectors"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # holds arrays: compare fields explicitly
 class SteeringVectors:
     """Unit steering directions, one per layer, with their provenance.
 

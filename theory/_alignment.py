@@ -12,10 +12,11 @@ import functools
 import jax
 import jax.numpy as jnp
 import jax.scipy.special as jss
+import numpy as np
 
 from . import _bridge, _derive_alignment as derive
 from ._symbols import B0, Delta, eps as eps_sym, logp_minus, logp_plus, r as r_sym
-from ._validate import as_float_array, check_disjoint, check_open_interval, elementwise_arrays, token_ids
+from ._validate import check_disjoint, check_open_interval, elementwise_arrays, float_input, is_concrete, token_ids
 
 _B0_FIX = "b0 is an unsteered behaviour expectation B_0; at +-1 one token set has no mass and artanh is infinite"
 
@@ -84,13 +85,9 @@ def guarantee_radius(margin, b0, *, eps):
     check_open_interval("b0", b0, -1.0, 1.0, _B0_FIX)
     check_open_interval("eps", eps_, 0.0, 2.0, "eps is the tolerated shortfall from B = 1")
     check_open_interval("margin", margin, 0.0, float("inf"), "C1.2 needs assumption A1 (a positive margin)")
-    if _concrete_all(b0, eps_) and bool(jnp.any(1.0 - eps_ <= b0)):
+    if is_concrete(b0) and is_concrete(eps_) and bool(np.any(1.0 - eps_ <= b0)):
         raise ValueError("eps is too large: the target 1 - eps must exceed b0 (already met at r = 0)")
     return _compiled("c1_2", "radius_log_form", (Delta, B0, eps_sym))(margin, b0, eps_)
-
-
-def _concrete_all(*xs) -> bool:
-    return all(not isinstance(x, jax.core.Tracer) for x in xs)
 
 
 @functools.partial(jax.jit, static_argnames=("restricted",))
@@ -125,11 +122,11 @@ def behaviour_expectation(logits, aligned_ids, misaligned_ids, *, restricted=Tru
     >>> np.round(np.asarray(behaviour_expectation(logits, [0], [1], restricted=False)), 6)
     array([0.4])
     """
-    logits_bv = as_float_array("logits", logits, min_ndim=1)
+    logits_bv = float_input("logits", logits, min_ndim=1)
     vocab = logits_bv.shape[-1]
     plus = token_ids("aligned_ids", aligned_ids, vocab)
     minus = token_ids("misaligned_ids", misaligned_ids, vocab)
     check_disjoint("aligned_ids", plus, "misaligned_ids", minus)
     if not isinstance(restricted, bool):
         raise TypeError(f"restricted must be True or False, got {restricted!r}")
-    return _behaviour(logits_bv, jnp.asarray(plus), jnp.asarray(minus), restricted)
+    return _behaviour(logits_bv, plus, minus, restricted)

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _bridge, _derive_helpfulness as derive
 from ._symbols import Sigma, g, j, p, p0, r as r_sym, s_H, sd
-from ._validate import as_float_array, broadcast_batch, covariance, token_ids
+from ._validate import broadcast_batch, covariance, float_input, token_ids
 
 
 @functools.cache
@@ -37,25 +37,30 @@ def probabilities(gaps_bk: jax.Array) -> tuple[jax.Array, jax.Array]:
 def gaps_and_covariance(r, gaps, cov):
     """Validate ``(r, gaps, cov)``; return them as arrays with the covariance kind.
 
-    A scalar covariance becomes a diagonal of length k (no k x k matrix is formed).
+    Kinds are ``"scalar"``, ``"diagonal"`` and ``"full"``; the kernels turn a
+    scalar into a diagonal of length k (no k x k matrix is formed).
     """
-    gaps_bk = as_float_array("gaps", gaps, min_ndim=1)
+    gaps_bk = float_input("gaps", gaps, min_ndim=1)
     k = gaps_bk.shape[-1]
     if k == 0:
         raise ValueError("gaps is empty: pass the gaps z_i - z_* of at least one competitor")
     cov, kind = covariance(cov, k)
     parts = [("gaps", gaps_bk, 1), ("cov", cov, 2 if kind == "full" else cov.ndim)]
     if r is not None:
-        r = as_float_array("r", r)
+        r = float_input("r", r)
         parts.append(("r", r, 0))
     broadcast_batch(parts)
-    if kind == "scalar":
-        cov, kind = jnp.broadcast_to(cov, (k,)), "diagonal"
     return r, gaps_bk, cov, kind
+
+
+def as_diagonal(cov, kind: str, k: int):
+    """Inside a kernel: sigma squared as a diagonal of length k (other kinds unchanged)."""
+    return jnp.broadcast_to(cov, (k,)) if kind == "scalar" else cov
 
 
 @functools.partial(jax.jit, static_argnames=("kind",))
 def _lower_bound(r, gaps_bk, cov, kind):
+    cov = as_diagonal(cov, kind, gaps_bk.shape[-1])
     if kind == "full":
         return jnp.exp(_fn("t2a", "log_bound", (r_sym, g, Sigma))(r, gaps_bk, cov))
     return jnp.exp(_fn("t2a", "log_bound_diagonal", (r_sym, g, sd))(r, gaps_bk, cov))
@@ -63,6 +68,7 @@ def _lower_bound(r, gaps_bk, cov, kind):
 
 @functools.partial(jax.jit, static_argnames=("kind",))
 def _curvature(gaps_bk, cov, kind):
+    cov = as_diagonal(cov, kind, gaps_bk.shape[-1])
     p0_b, p_bk = probabilities(gaps_bk)
     if kind == "full":
         return _fn("t2b", "curvature", (p0, p, Sigma))(p0_b, p_bk, cov)
@@ -99,7 +105,7 @@ def helpfulness(logits, correct_id, competitor_ids=None):
     >>> round(float(helpfulness(logits, 0, [0, 1])), 6)  # restricted to options 0, 1
     0.666667
     """
-    logits_bv = as_float_array("logits", logits, min_ndim=1)
+    logits_bv = float_input("logits", logits, min_ndim=1)
     vocab = logits_bv.shape[-1]
     batch = logits_bv.shape[:-1]
     correct = np.asarray(correct_id)
@@ -127,7 +133,7 @@ def helpfulness(logits, correct_id, competitor_ids=None):
             raise ValueError(
                 "competitor_ids names no token other than correct_id; pass at least one competitor"
             )
-    return _helpfulness(logits_bv, jnp.asarray(correct, dtype=jnp.int32), jnp.asarray(allowed))
+    return _helpfulness(logits_bv, correct.astype(np.int32), allowed)
 
 
 @jax.jit

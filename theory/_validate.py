@@ -27,6 +27,15 @@ def is_concrete(x) -> bool:
 
 def as_float_array(name: str, x, *, min_ndim: int = 0) -> jax.Array:
     """``x`` as a JAX array in the computing dtype, finite, with at least ``min_ndim`` axes."""
+    return jnp.asarray(float_input(name, x, min_ndim=min_ndim))
+
+
+def float_input(name: str, x, *, min_ndim: int = 0) -> np.ndarray | jax.Array:
+    """As :func:`as_float_array`, but a concrete input stays a numpy array.
+
+    The theory layer's jitted kernels take numpy arrays directly, which avoids an
+    eager device transfer per argument; traced inputs stay tracers.
+    """
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{name} must be a number or an array of numbers, got {type(x).__name__}")
     if is_concrete(x):
@@ -48,7 +57,7 @@ def as_float_array(name: str, x, *, min_ndim: int = 0) -> jax.Array:
                 "pass finite numbers (leave unwanted tokens out of the token sets instead of "
                 "giving them -inf logits)"
             )
-    array = jnp.asarray(x, dtype=float_dtype())
+    array = np.asarray(host, dtype=float_dtype()) if is_concrete(x) else jnp.asarray(x, dtype=float_dtype())
     if array.ndim < min_ndim:
         raise ValueError(f"{name} must have at least {min_ndim} axes, got shape {array.shape}")
     return array
@@ -143,7 +152,7 @@ def covariance(cov, k: int) -> tuple[jax.Array, str]:
     Returns ``(array, kind)`` with kind ``"scalar"`` (``()``, sigma squared),
     ``"diagonal"`` (``(k,)``) or ``"full"`` (``(..., k, k)``, batched).
     """
-    array = as_float_array("cov", cov)
+    array = float_input("cov", cov)
     if array.ndim == 0:
         kind = "scalar"
     elif array.ndim == 1:
@@ -186,6 +195,6 @@ def covariance(cov, k: int) -> tuple[jax.Array, str]:
 
 def elementwise_arrays(**named) -> tuple[jax.Array, ...]:
     """Finite float arrays for elementwise arguments whose shapes must broadcast together."""
-    arrays = {name: as_float_array(name, value) for name, value in named.items()}
+    arrays = {name: float_input(name, value) for name, value in named.items()}
     broadcast_batch([(name, array, 0) for name, array in arrays.items()])
     return tuple(arrays.values())

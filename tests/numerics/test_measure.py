@@ -28,7 +28,7 @@ from steerbounds.numerics import (
 )
 from steerbounds.theory import alignment_bound
 
-LOGITS = arrays(np.float64, (3, 7), elements=st.floats(-8, 8))
+LOGITS = arrays(np.float64, (3, 7), elements=st.floats(-8, 8, allow_subnormal=False))
 
 
 def _softmax(z):
@@ -59,18 +59,18 @@ def test_multiple_choice_matches_numpy(logits, correct):
     np.testing.assert_array_equal(out.correct_restricted, options[logits[:, options].argmax(-1)] == correct)
 
 
-@given(delta=arrays(np.float64, (2, 3, 4), elements=st.floats(-3, 3)), seed=st.integers(0, 1000))
+@given(delta=arrays(np.float64, (2, 3, 4), elements=st.floats(-3, 3, allow_subnormal=False)), seed=st.integers(0, 1000))
 def test_margin_and_gap_changes_match_brute_force(delta, seed):
     u = np.random.default_rng(seed).normal(size=(6, 4))
     aligned, misaligned = [0, 4], [1, 2]
     m = a1_margin(delta, u, aligned, misaligned)
-    norms = np.linalg.norm(delta, axis=-1)
     for c in range(2):
         for b in range(3):
-            if norms[c, b] == 0:
+            if not np.any(delta[c, b]):
                 assert not m.defined_cb[c, b] and m.margin_cb[c, b] == 0
                 continue
-            dh = delta[c, b] / norms[c, b]
+            dh = delta[c, b] / np.abs(delta[c, b]).max()
+            dh = dh / np.linalg.norm(dh)  # scaled first: exact for tiny (subnormal-squared) δ
             ref = min(dh @ u[a] for a in aligned) - max(dh @ u[i] for i in misaligned)
             assert m.defined_cb[c, b] and abs(m.margin_cb[c, b] - ref) < 1e-9
     correct = np.array([1, 3, 5])
@@ -116,7 +116,7 @@ def test_t1_holds_for_final_layer_steering_of_the_model(llama):
     u = np.asarray(u_vd, np.float64)
     coefs = np.linspace(0.0, 3.0, 7)
     found = 0
-    for seed in range(6):
+    for seed in range(4):
         v = u[1] + u[2] - 2 * u[7] + 0.5 * np.linalg.norm(u[1]) * np.random.default_rng(seed).normal(size=cfg.d_model)
         out = steering_sweep(graphdef, state, tokens, make_steering(cfg, v, [cfg.n_layers]), coefs, return_h=True)
         change = representation_change(out.h_cbd, h0)
@@ -166,13 +166,14 @@ def test_sequence_behaviour_estimate_covers_the_exact_value(gpt2):
     p = _softmax(np.asarray(FWD(graphdef, state, tokens, steering=steering).logits_btv[:, -1], np.float64))
     exact = p @ score_of
     out = sequence_behaviour(graphdef, state, tokens, lambda ids: int(score_of[ids[0]]), key=jax.random.key(0),
-                             n_samples=400, max_new_tokens=1, steering=steering)
+                             n_samples=300, max_new_tokens=1, steering=steering)
     z = (out.mean_b - exact) / out.stderr_b
     assert np.all(np.abs(z) < 4.5), (out.mean_b, exact, out.stderr_b)
     assert abs(out.mean - exact.mean()) < 4.5 * out.stderr
     sd = np.sqrt(p @ score_of**2 - exact**2)
-    np.testing.assert_allclose(out.stderr_b, sd / np.sqrt(400), rtol=0.25)  # the standard error has the right size
+    np.testing.assert_allclose(out.stderr_b, sd / np.sqrt(300), rtol=0.25)  # the standard error has the right size
     with pytest.raises(ValueError, match="the scorer returned 2"):
-        sequence_behaviour(graphdef, state, tokens, lambda ids: 2, key=jax.random.key(0), n_samples=2, max_new_tokens=1)
+        sequence_behaviour(graphdef, state, tokens, lambda ids: 2, key=jax.random.key(0), n_samples=300,
+                           max_new_tokens=1, steering=steering)  # the shapes compiled above
     with pytest.raises(ValueError, match="n_samples must be an int >= 2"):
         sequence_behaviour(graphdef, state, tokens, lambda ids: 1, key=jax.random.key(0), n_samples=1, max_new_tokens=1)

@@ -104,3 +104,20 @@ def test_type_errors():
         helpfulness(LOGITS, 0.5)
     with pytest.raises(TypeError, match="restricted must be True or False"):
         behaviour_expectation(LOGITS, [0], [1], restricted="yes")
+
+
+def test_expected_helpfulness_and_radii_arguments():
+    from steerbounds import best_radius, expected_helpfulness
+
+    with pytest.raises(ValueError, match="method must be 'auto', 'quadrature' or 'monte_carlo'"):
+        expected_helpfulness(1.0, GAPS, 1.0, method="simpson")
+    with pytest.raises(ValueError, match="n must be an integer >= 2"):
+        expected_helpfulness(1.0, GAPS, 1.0, method="quadrature", n=1)
+    with pytest.raises(ValueError, match="mean has 3 entries per row but gaps has k=2"):
+        expected_helpfulness(1.0, GAPS, 1.0, mean=np.zeros(3))
+    with pytest.raises(ValueError, match="use method='monte_carlo'"):
+        expected_helpfulness(1.0, np.zeros(8), 1.0, method="quadrature", n=64)
+    with pytest.raises(ValueError, match="lam must be positive"):
+        best_radius(1.0, 0.0, GAPS, 1.0, lam=0.0)
+    with pytest.raises(ValueError, match="margin must be positive.*A1"):
+        best_radius(-1.0, 0.0, GAPS, 1.0, lam=1.0)

@@ -1,0 +1,282 @@
+"""The validation of one activation bundle: assumptions, theorems, fits, tradeoff."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from ._assumptions import a1_margins, a2_gap_changes, a3_linear_response, a4_behaviour_mass
+from ._bundle import ActivationBundle, BundleError, validate_bundle
+from ._checks import behaviour_values, check_t1, compare_t2, helpfulness_values
+from ._config import ValidationConfig
+from ._fits import fit_bell, fit_tanh
+from ._tradeoff import projection_2d, tradeoff
+from ._x64 import float64
+
+
+def _sem(x_qc: np.ndarray) -> np.ndarray:
+    n = x_qc.shape[0]
+    return x_qc.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(x_qc.shape[1])
+
+
+def _consistency(a1: dict[str, Any], helpfulness, config: ValidationConfig) -> dict[str, Any]:
+    """Logit changes against <delta, u>: the bundle's delta must be the change of the unembedded representation."""
+    h = helpfulness
+    c = h.coefficients_c
+    i0 = int(np.flatnonzero(c == 0.0)[0])
+    proj = np.einsum("qcd,od->qco", h.delta_qcd, h.unembed_od)
+    dev = (h.logprobs_qco - h.logprobs_qco[:, i0 : i0 + 1]) - proj
+    spread_h = dev.max(-1) - dev.min(-1)
+    out = {"behaviour_max": float(a1["consistency_qc"].max()), "helpfulness_max": float(spread_h.max())}
+    for part, spread, scale in (("behaviour", a1["consistency_qc"], a1["projection_scale"]),
+                                ("helpfulness", spread_h, float(np.abs(proj).max()))):
+        tol = config.consistency_atol + config.consistency_rtol * scale
+        out[f"{part}_tolerance"] = tol
+        if spread.max() > tol:
+            q, j = np.unravel_index(int(np.argmax(spread)), spread.shape)
+            raise BundleError(
+                f"bundle {part}: the stored log-probabilities do not change by <delta, u_t> "
+                f"(largest spread {spread.max():.4g} > tolerance {tol:.3g} at prompt {q}, coefficient index {j}). "
+                "delta must be the change of the representation the unembedding reads (after the final "
+                "normalisation), and unembed rows must be those of the listed tokens; re-export the bundle "
+                "(docs/bundle.md), or raise ValidationConfig.consistency_atol if the model adds a known nonlinearity")
+    return out
+
+
+def _per_pair_radii(margin_q: np.ndarray, b0_q: np.ndarray, gaps_qk: np.ndarray, sigma_kk: np.ndarray,
+                    lam: float) -> dict[str, Any]:
+    """``theory.efficient_radius`` and ``theory.best_radius`` for every (behaviour prompt, question) pair.
+
+    Only prompts where A1 holds (positive median margin) and ``|B_0| < 1`` enter; a
+    pair whose question has ``s_H <= 0`` has an infinite radius (no second-order loss).
+    """
+    from steerbounds import theory
+
+    ok = (margin_q > 0) & (np.abs(b0_q) < 1)
+    if not ok.any():
+        return {"n_pairs": 0, "note": "no prompt with a positive margin and |B_0| < 1"}
+    m, b = margin_q[ok][:, None], b0_q[ok][:, None]
+    g = gaps_qk[None, :, :]
+    r_eff = np.asarray(theory.efficient_radius(m, b, g, sigma_kk), dtype=np.float64)
+    r_star = np.asarray(theory.best_radius(m, b, g, sigma_kk, lam=lam), dtype=np.float64)
+    finite = np.isfinite(r_eff)
+
+    def quartiles(x: np.ndarray) -> dict[str, float] | None:
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            return None
+        q = np.quantile(x, [0.25, 0.5, 0.75])
+        return {"q25": float(q[0]), "median": float(q[1]), "q75": float(q[2])}
+
+    return {"n_pairs": int(r_eff.size), "n_infinite": int((~finite).sum()), "r_eff": quartiles(r_eff),
+            "r_star": quartiles(r_star)}
+
+
+def analyze_bundle(bundle: ActivationBundle, config: ValidationConfig | None = None) -> dict[str, Any]:
+    """Validate THEORY.md sections 2-5 on one bundle: A1-A4, T1, T2a/T2b, fits and the tradeoff.
+
+    Returns a dict of numbers and numpy arrays (see :func:`condition_to_json` for
+    the JSON form written to report.json). Nothing is dropped: assumptions that
+    fail on some prompts are reported with those prompts, and T1 is checked on
+    every prompt and coefficient where A1 holds (a violation there is a bug).
+
+    >>> from steerbounds.validation import synthetic_bundle
+    >>> out = analyze_bundle(synthetic_bundle(seed=0, n_prompts=4, n_questions=30))
+    >>> out["T1"]["n_violations"], out["assumptions"]["A1"]["holds"]
+    (0, True)
+    """
+    return _analyze(bundle, config or ValidationConfig())
+
+
+def _canonical(bundle: ActivationBundle) -> ActivationBundle:
+    """Fresh contiguous float64 copies of every array, so that the numbers do not depend on memory layout
+    (an in-memory bundle and the same bundle read from disk give identical reports)."""
+
+    def fresh(part: Any) -> Any:
+        changes = {f.name: np.array(getattr(part, f.name), dtype=np.float64, order="C", copy=True)
+                   for f in dataclasses.fields(part)
+                   if isinstance(getattr(part, f.name), np.ndarray) and getattr(part, f.name).dtype.kind == "f"}
+        return dataclasses.replace(part, **changes)
+
+    projection = bundle.projection if bundle.projection is None else fresh(bundle.projection)
+    return dataclasses.replace(bundle, behaviour=fresh(bundle.behaviour), helpfulness=fresh(bundle.helpfulness),
+                               projection=projection)
+
+
+@float64  # the theory and numerics layers compute in float64 only under JAX's x64 mode
+def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, Any]:
+    validate_bundle(bundle)
+    bundle = _canonical(bundle)
+    bh, hp = bundle.behaviour, bundle.helpfulness
+    cb, ch = bh.coefficients_c, hp.coefficients_c
+    ib0 = int(np.flatnonzero(cb == 0.0)[0])
+
+    # Assumptions.
+    a1 = a1_margins(bh, config)
+    consistency = _consistency(a1, hp, config)
+    a2 = a2_gap_changes(hp, config)
+    a3b = a3_linear_response(cb, bh.delta_qcd, bh.prompts, config)
+    a3h = a3_linear_response(ch, hp.delta_qcd, hp.questions, config)
+    a4 = a4_behaviour_mass(bh, config)
+
+    # Behaviour and T1.
+    b_qc = behaviour_values(bh)
+    b0_q = b_qc[:, ib0]
+    t1 = check_t1(b_qc, a1["radius_qc"], a1["margin_qc"], b0_q, atol=config.t1_atol, coefficients_c=cb,
+                  texts=bh.prompts)
+    checked = t1["checked_qc"]
+    with np.errstate(invalid="ignore"):
+        n_c = checked.sum(axis=0)
+        bound_mean = np.where(n_c > 0, np.where(checked, t1["bound_qc"], 0.0).sum(0) / np.maximum(n_c, 1), np.nan)
+        b_mean_checked = np.where(n_c > 0, np.where(checked, b_qc, 0.0).sum(0) / np.maximum(n_c, 1), np.nan)
+    bound_mean[ib0] = b0_q.mean()
+    b_mean_checked[ib0] = b0_q.mean()
+
+    # Helpfulness and T2.
+    hv = helpfulness_values(hp)
+    gaps0 = a2["gaps_qci"][:, int(np.flatnonzero(ch == 0.0)[0]), :]
+    t2 = compare_t2(hv["restricted_qc"], a2["radius_qc"], gaps0, a2["covariance"]["sigma_kk"],
+                    n_mc=config.n_mc, seed=config.seed)
+
+    # Fits, with predicted parameters alongside.
+    b_mean = b_qc.mean(axis=0)
+    kappa_b = float(np.median(a3b["kappa_q"]))
+    kappa_h = float(np.median(a3h["kappa_q"]))
+    per_prompt = a1["margin_per_prompt_median"]
+    margin_med = float(np.median(per_prompt[np.isfinite(per_prompt)])) if np.isfinite(per_prompt).any() else None
+    sigma = a2["covariance"]["sigma_iid"]
+    fit_b = fit_tanh(cb, b_mean)
+    fit_b["predicted"] = {
+        "a": None if margin_med is None else kappa_b * margin_med / 2.0,
+        "b0": float(np.arctanh(b_mean[ib0])) if abs(b_mean[ib0]) < 1 else None,
+        "how": "a = kappa Delta / 2 with kappa and Delta the medians over prompts (Delta: each prompt's median "
+               "margin over c != 0); b0 = artanh of the mean behaviour at c = 0",
+    }
+    full_mean = hv["full_qc"].mean(axis=0)
+    restr_mean = hv["restricted_qc"].mean(axis=0)
+    ih0 = int(np.flatnonzero(ch == 0.0)[0])
+    fit_full = fit_bell(ch, full_mean)
+    fit_full["predicted"] = {"a": float((1 - full_mean[ih0]) / full_mean[ih0]), "b": sigma * kappa_h,
+                             "how": "a = (1 - p0)/p0 with p0 the mean full-vocabulary P(correct) at c = 0; "
+                                    "b = sigma kappa with sigma^2 the fitted Sigma_ii (option competitors) and "
+                                    "kappa the median over questions"}
+    if hp.n_options == 4:
+        fit_restr = fit_bell(ch, restr_mean, restricted=True)
+        p0r = float(restr_mean[ih0])
+        fit_restr["predicted"] = {"a": 0.5 / (p0r - 0.25) - 1.0 if 0.25 < p0r <= 0.75 else None,
+                                  "b": sigma * kappa_h,
+                                  "how": "a from 0.5/(1 + a) + 0.25 = mean restricted P(correct) at c = 0; "
+                                         "b = sigma kappa"}
+        if p0r > 0.75:
+            note = (f"C2.2's restricted form 0.5/(1 + a + a(b^2/2)c^2) + 0.25 cannot exceed 0.75 (a >= 0), "
+                    f"but the measured restricted P(correct) at c = 0 is {p0r:.3g}: the form does not describe "
+                    "this model")
+            fit_restr["note"] = note if not fit_restr.get("note") else f"{note}; {fit_restr['note']}"
+    else:
+        fit_restr = {"converged": False, "note": f"C2.2's restricted form is for four options; this bundle has "
+                                                 f"{hp.n_options}", "predicted": None}
+
+    # Tradeoff (section 4).
+    from steerbounds import theory
+
+    margin_for_slope = np.where(np.isfinite(a1["margin_per_prompt_median"]), a1["margin_per_prompt_median"], 0.0)
+    inside = np.abs(b0_q) < 1.0  # a saturated prompt (B_0 = +-1) has slope 0 (C1.1's limit)
+    s_a_q = np.zeros_like(b0_q)
+    if inside.any():
+        s_a_q[inside] = np.asarray(theory.alignment_slope(margin_for_slope[inside], b0_q[inside]), dtype=np.float64)
+    trade = tradeoff(cb, b_mean, ch, restr_mean, s_a_q=s_a_q, kappa_b_q=a3b["kappa_q"], s_h_q=t2["s_h_q"],
+                     kappa_h_q=a3h["kappa_q"], lam=config.lam)
+    trade["per_pair"] = _per_pair_radii(margin_for_slope, b0_q, gaps0, a2["covariance"]["sigma_kk"], config.lam)
+    trade["predicted"]["how"] = ("s_A per prompt: C1.1's slope with the prompt's median margin over c != 0 and its "
+                                 "B_0; s_H per question: T2b's curvature with the fitted Sigma; kappa per prompt "
+                                 "from A3; loss measured on restricted P(correct)")
+
+    projection = None
+    if bundle.projection is not None:
+        projection = projection_2d(bundle.projection.representations_nd, bundle.projection.labels_n)
+        projection["class_names"] = list(bundle.projection.class_names)
+        projection["description"] = bundle.projection.description
+
+    verdicts = {
+        "A1": a1["holds"], "A2": a2["holds"], "A3": bool(a3b["holds"] and a3h["holds"]), "A4": a4["holds"],
+        "T1_violations": t1["n_violations"],
+    }
+    return {
+        "condition": bundle.condition,
+        "model": bundle.model,
+        "metadata": bundle.metadata,
+        "sizes": {"n_prompts": bh.n_prompts, "n_questions": hp.n_questions, "d": int(bh.delta_qcd.shape[2]),
+                  "n_options": hp.n_options, "n_aligned_tokens": bh.n_aligned,
+                  "n_misaligned_tokens": len(bh.misaligned_ids),
+                  "n_behaviour_coefficients": int(cb.size), "n_helpfulness_coefficients": int(ch.size)},
+        "consistency": consistency,
+        "behaviour": {
+            "coefficients": cb, "b_qc": b_qc, "b_mean_c": b_mean, "b_se_c": _sem(b_qc),
+            "b_unrestricted_mean_c": (a4["mass_qc"] * b_qc).mean(axis=0), "b0_q": b0_q,
+            "t1_bound_mean_c": bound_mean, "t1_behaviour_mean_c": b_mean_checked, "t1_n_checked_c": n_c,
+        },
+        "helpfulness": {
+            "coefficients": ch,
+            "restricted_mean_c": restr_mean, "restricted_se_c": _sem(hv["restricted_qc"]),
+            "full_mean_c": full_mean, "full_se_c": _sem(hv["full_qc"]),
+            "accuracy_restricted_c": hv["accuracy_restricted_qc"].mean(axis=0),
+            "accuracy_full_c": hv["accuracy_full_qc"].mean(axis=0),
+        },
+        "assumptions": {"A1": a1, "A2": a2, "A3": {"behaviour": a3b, "helpfulness": a3h,
+                                                   "holds": verdicts["A3"]}, "A4": a4},
+        "T1": t1,
+        "T2": t2,
+        "fits": {"behaviour_tanh": fit_b, "bell_full": fit_full, "bell_restricted": fit_restr},
+        "tradeoff": trade,
+        "projection": projection,
+        "verdicts": verdicts,
+    }
+
+
+# Arrays left out of report.json (large or internal); everything else is written.
+_OMIT = {"x_qci", "gaps_qci", "t2a_qc", "t2b_qc", "checked_qc", "slack_qc", "holds_qc"}
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Numpy arrays and scalars to lists and floats; NaN (undefined, e.g. a margin at ``c = 0``) to ``None``.
+
+    >>> import numpy as np
+    >>> to_jsonable({"a": np.array([1.0, np.nan]), "b": np.int64(3), "c": (True,)})
+    {'a': [1.0, None], 'b': 3, 'c': [True]}
+    """
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items() if k not in _OMIT}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        if obj.dtype == bool:
+            return obj.tolist()
+        if np.issubdtype(obj.dtype, np.integer):
+            return obj.tolist()
+        return to_jsonable(obj.astype(np.float64).tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        v = float(obj)
+        if np.isnan(v):
+            return None
+        if np.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return v
+    return obj
+
+
+def condition_to_json(result: dict[str, Any]) -> dict[str, Any]:
+    """The JSON form of :func:`analyze_bundle`'s result (large per-pair arrays left out).
+
+    >>> from steerbounds.validation import synthetic_bundle
+    >>> import json
+    >>> j = condition_to_json(analyze_bundle(synthetic_bundle(seed=0, n_prompts=2, n_questions=20)))
+    >>> json.loads(json.dumps(j, allow_nan=False))["condition"]
+    'synthetic'
+    """
+    return to_jsonable(result)

@@ -1,0 +1,525 @@
+"""Activation bundles: what the validation needs from any steered model, on disk.
+
+A bundle is one *condition* (one way of steering one model) swept over two
+coefficient grids: a behaviour sweep over prompts (THEORY.md section 2) and a
+helpfulness sweep over multiple-choice questions (section 3). It is a directory
+holding two files:
+
+* ``manifest.json``: format name and version, the condition, the model, the token
+  sets, the correct answers, free-form metadata, the shape of every array, and
+  the SHA-256 of the array file;
+* ``arrays.safetensors``: the arrays below (float32 or float64), by name.
+
+================================  ============================================
+array                              meaning
+================================  ============================================
+``behaviour.coefficients_c``       the behaviour grid (strictly increasing, contains 0)
+``behaviour.logprobs_qcr``         log P(t | prompt q, coefficient c) over the FULL
+                                   vocabulary, at the behaviour tokens r (aligned
+                                   ids then misaligned ids, in manifest order)
+``behaviour.delta_qcd``            delta_c(q) = h_c(q) - h_0(q), the change of the
+                                   final representation (after the final norm)
+``behaviour.unembed_rd``           unembedding rows of the behaviour tokens
+``helpfulness.coefficients_c``     the helpfulness grid (strictly increasing, contains 0)
+``helpfulness.logprobs_qco``       log P(option o | question q, c), full vocabulary
+``helpfulness.max_logprob_qc``     max_t log P(t | q, c) over the full vocabulary
+                                   (for full-vocabulary accuracy)
+``helpfulness.delta_qcd``          delta_c(q) for the questions
+``helpfulness.unembed_od``         unembedding rows of the option tokens
+``projection.representations_nd``  optional: representations of two classes
+``projection.labels_n``            optional: their class (0 or 1, int)
+================================  ============================================
+
+Log-probabilities rather than raw logits are stored so that the full-vocabulary
+normaliser travels with the few token columns the theory needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT_NAME = "steerbounds-activation-bundle"
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+ARRAYS_NAME = "arrays.safetensors"
+
+
+class BundleError(ValueError):
+    """A bundle (on disk or in memory) is malformed or incomplete; the message names the piece and the fix.
+
+    >>> load_bundle("/no/such/bundle")
+    Traceback (most recent call last):
+    ...
+    steerbounds.validation._bundle.BundleError: bundle /no/such/bundle: not a directory; ...
+    """
+
+
+@dataclasses.dataclass(frozen=True)
+class BehaviourSweep:
+    """The behaviour sweep of a bundle (THEORY.md section 2, first-token form).
+
+    >>> import numpy as np
+    >>> c = np.array([-1.0, 0.0, 1.0])
+    >>> lp = np.log(np.full((1, 3, 2), 0.25))
+    >>> part = BehaviourSweep(c, lp, np.zeros((1, 3, 2)), np.eye(2), aligned_ids=(7,), misaligned_ids=(9,))
+    >>> part.n_prompts, part.n_aligned
+    (1, 1)
+    """
+
+    coefficients_c: np.ndarray  # steering coefficients, strictly increasing, contains 0
+    logprobs_qcr: np.ndarray  # full-vocabulary log-probabilities at the behaviour tokens
+    delta_qcd: np.ndarray  # change of the final representation, delta_c(q)
+    unembed_rd: np.ndarray  # unembedding rows u_t of the behaviour tokens (same order as r)
+    aligned_ids: tuple[int, ...]  # vocabulary ids of A+ (first columns of r)
+    misaligned_ids: tuple[int, ...]  # vocabulary ids of A- (remaining columns of r)
+    prompts: tuple[str, ...] | None = None  # optional prompt texts, for reports
+
+    @property
+    def n_prompts(self) -> int:
+        """Number of prompts q."""
+        return int(self.logprobs_qcr.shape[0])
+
+    @property
+    def n_aligned(self) -> int:
+        """Number of aligned tokens |A+|."""
+        return len(self.aligned_ids)
+
+
+@dataclasses.dataclass(frozen=True)
+class HelpfulnessSweep:
+    """The helpfulness sweep of a bundle (THEORY.md section 3, multiple choice).
+
+    >>> import numpy as np
+    >>> c = np.array([0.0, 1.0])
+    >>> lp = np.log(np.full((1, 2, 4), 0.2))
+    >>> part = HelpfulnessSweep(c, lp, np.log(np.full((1, 2), 0.2)), np.zeros((1, 2, 3)),
+    ...                         np.eye(4, 3), option_ids=(1, 2, 3, 4), correct_q=np.array([2]))
+    >>> part.n_questions, part.n_options
+    (1, 4)
+    """
+
+    coefficients_c: np.ndarray  # steering coefficients, strictly increasing, contains 0
+    logprobs_qco: np.ndarray  # full-vocabulary log-probabilities at the option tokens
+    max_logprob_qc: np.ndarray  # max over the full vocabulary of the log-probability
+    delta_qcd: np.ndarray  # change of the final representation, delta_c(q)
+    unembed_od: np.ndarray  # unembedding rows of the option tokens
+    option_ids: tuple[int, ...]  # vocabulary ids of the options (columns of o)
+    correct_q: np.ndarray  # index (into option_ids) of the correct option, per question
+    option_labels: tuple[str, ...] | None = None  # e.g. ("A", "B", "C", "D")
+    questions: tuple[str, ...] | None = None  # optional question texts, for reports
+
+    @property
+    def n_questions(self) -> int:
+        """Number of questions q."""
+        return int(self.logprobs_qco.shape[0])
+
+    @property
+    def n_options(self) -> int:
+        """Number of options per question."""
+        return len(self.option_ids)
+
+
+@dataclasses.dataclass(frozen=True)
+class Projection:
+    """Representations of two classes, for the 2-D projection figure (THEORY.md section 6).
+
+    >>> import numpy as np
+    >>> Projection(np.zeros((2, 3)), np.array([0, 1]), class_names=("aligned", "misaligned")).class_names
+    ('aligned', 'misaligned')
+    """
+
+    representations_nd: np.ndarray  # one representation per row
+    labels_n: np.ndarray  # 0 or 1: the class of each row
+    class_names: tuple[str, str] = ("aligned", "misaligned")  # names of classes 0 and 1
+    description: str = ""  # where the representations come from (layer, token position)
+
+
+@dataclasses.dataclass(frozen=True)
+class ActivationBundle:
+    """One steering condition of one model: everything the validation reads.
+
+    Build it from your own model (docs/bundle.md), with :func:`synthetic_bundle`,
+    or from the toy model with ``steerbounds reproduce``; validate and analyse it
+    with :func:`analyze_bundle`.
+
+    >>> from steerbounds.validation import synthetic_bundle
+    >>> b = synthetic_bundle(seed=0, n_prompts=3, n_questions=4)
+    >>> b.condition, b.behaviour.n_prompts, b.helpfulness.n_questions
+    ('synthetic', 3, 4)
+    """
+
+    condition: str  # short name of the steering condition, e.g. "mid_layers"
+    behaviour: BehaviourSweep  # the behaviour sweep
+    helpfulness: HelpfulnessSweep  # the helpfulness sweep
+    model: dict[str, Any] = dataclasses.field(default_factory=dict)  # e.g. {"name":..., "hash":...}
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)  # free-form (layers, vector, ...)
+    projection: Projection | None = None  # optional 2-D projection data
+
+    def validated(self) -> "ActivationBundle":
+        """Check shapes, values and token sets; return ``self`` or raise :class:`BundleError`.
+
+        >>> from steerbounds.validation import synthetic_bundle
+        >>> synthetic_bundle(seed=0, n_prompts=2, n_questions=2).validated().condition
+        'synthetic'
+        """
+        validate_bundle(self)
+        return self
+
+
+def _fail(where: str, problem: str, fix: str) -> BundleError:
+    return BundleError(f"bundle {where}: {problem}; {fix}")
+
+
+def _check_grid(where: str, c: np.ndarray) -> None:
+    if c.ndim != 1:
+        raise _fail(where, f"coefficient grid must be 1-D, got shape {c.shape}", "pass one coefficient per entry")
+    if c.size == 0:
+        raise _fail(where, "coefficient grid is empty", "sweep at least c = 0 and one c != 0")
+    if not np.all(np.isfinite(c)):
+        raise _fail(where, "coefficient grid holds NaN or inf", "use finite coefficients")
+    if c.size > 1 and not np.all(np.diff(c) > 0):
+        raise _fail(where, "coefficients are not strictly increasing", "sort them and remove duplicates")
+    if not np.any(c == 0.0):
+        raise _fail(where, f"coefficient grid {np.round(c, 6).tolist()[:8]}... does not contain 0",
+                    "include c = 0: the unsteered model is the reference of every statement")
+    if c.size < 2:
+        raise _fail(where, "coefficient grid holds only c = 0", "add steered coefficients")
+
+
+def _check_array(where: str, name: str, a: np.ndarray, shape: tuple[int | None, ...]) -> None:
+    if a.ndim != len(shape) or any(s is not None and s != t for s, t in zip(shape, a.shape)):
+        want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
+        raise _fail(where, f"{name} has shape {a.shape}, expected {want}", "export one entry per prompt/coefficient/token")
+    if a.size == 0:
+        raise _fail(where, f"{name} is empty", "export at least one prompt")
+    if not np.all(np.isfinite(a)):
+        bad = np.argwhere(~np.isfinite(a))[0].tolist()
+        raise _fail(where, f"{name} holds NaN or inf (first at index {bad})", "recompute it in float32 or float64")
+
+
+def _check_ids(where: str, name: str, ids: tuple[int, ...]) -> None:
+    if len(ids) == 0:
+        raise _fail(where, f"token set {name} is empty", "give at least one token id")
+    if len(set(ids)) != len(ids):
+        raise _fail(where, f"token set {name} repeats ids {ids}", "list each token once")
+    if any((not isinstance(i, (int, np.integer))) or i < 0 for i in ids):
+        raise _fail(where, f"token set {name} holds a non-integer or negative id: {ids}", "use vocabulary ids")
+
+
+def _check_delta_zero(where: str, delta_qcd: np.ndarray, c: np.ndarray) -> None:
+    i0 = int(np.flatnonzero(c == 0.0)[0])
+    scale = max(1.0, float(np.max(np.linalg.norm(delta_qcd, axis=-1))))
+    worst = float(np.max(np.linalg.norm(delta_qcd[:, i0], axis=-1)))
+    if worst > 1e-4 * scale:
+        raise _fail(where, f"delta at c = 0 has norm {worst:.3g}, expected 0",
+                    "store delta_c = h_c - h_0 (the change, not the representation itself)")
+
+
+def validate_bundle(bundle: ActivationBundle) -> None:
+    """Raise :class:`BundleError` naming the field and the fix if ``bundle`` is malformed.
+
+    Checks: coefficient grids (non-empty, finite, strictly increasing, containing 0),
+    array shapes against each other, NaN/inf, log-probabilities <= 0, the token sets
+    (non-empty, disjoint, no repeats), correct answers in range, delta = 0 at c = 0.
+
+    >>> from steerbounds.validation import synthetic_bundle
+    >>> b = synthetic_bundle(seed=0, n_prompts=2, n_questions=2)
+    >>> validate_bundle(b) is None
+    True
+    """
+    if not isinstance(bundle, ActivationBundle):
+        raise BundleError(f"expected an ActivationBundle, got {type(bundle).__name__}")
+    if not isinstance(bundle.condition, str) or not bundle.condition:
+        raise _fail("condition", "missing or empty", "name the steering condition, e.g. 'mid_layers'")
+    b = bundle.behaviour
+    if not isinstance(b, BehaviourSweep):
+        raise _fail("behaviour", "missing", "add the behaviour sweep")
+    where = "behaviour"
+    _check_grid(where + ".coefficients_c", np.asarray(b.coefficients_c))
+    _check_ids(where, "aligned_ids", tuple(b.aligned_ids))
+    _check_ids(where, "misaligned_ids", tuple(b.misaligned_ids))
+    overlap = set(b.aligned_ids) & set(b.misaligned_ids)
+    if overlap:
+        raise _fail(where, f"aligned and misaligned token sets share ids {sorted(overlap)}", "make A+ and A- disjoint")
+    nc, nr = len(b.coefficients_c), len(b.aligned_ids) + len(b.misaligned_ids)
+    _check_array(where, "logprobs_qcr", b.logprobs_qcr, (None, nc, nr))
+    nq = b.logprobs_qcr.shape[0]
+    _check_array(where, "delta_qcd", b.delta_qcd, (nq, nc, None))
+    d = b.delta_qcd.shape[2]
+    _check_array(where, "unembed_rd", b.unembed_rd, (nr, d))
+    if np.any(b.logprobs_qcr > 1e-6):
+        raise _fail(where, "logprobs_qcr holds values > 0", "store log-softmax over the full vocabulary, not logits")
+    if b.prompts is not None and len(b.prompts) != nq:
+        raise _fail(where, f"{len(b.prompts)} prompt texts for {nq} prompts", "give one text per prompt or none")
+    _check_delta_zero(where + ".delta_qcd", b.delta_qcd, b.coefficients_c)
+
+    h = bundle.helpfulness
+    if not isinstance(h, HelpfulnessSweep):
+        raise _fail("helpfulness", "missing", "add the helpfulness sweep")
+    where = "helpfulness"
+    _check_grid(where + ".coefficients_c", np.asarray(h.coefficients_c))
+    _check_ids(where, "option_ids", tuple(h.option_ids))
+    no = len(h.option_ids)
+    if no < 2:
+        raise _fail(where, f"{no} option(s)", "a multiple-choice question needs at least two options")
+    nc = len(h.coefficients_c)
+    _check_array(where, "logprobs_qco", h.logprobs_qco, (None, nc, no))
+    nq = h.logprobs_qco.shape[0]
+    _check_array(where, "max_logprob_qc", h.max_logprob_qc, (nq, nc))
+    _check_array(where, "delta_qcd", h.delta_qcd, (nq, nc, None))
+    _check_array(where, "unembed_od", h.unembed_od, (no, h.delta_qcd.shape[2]))
+    if h.delta_qcd.shape[2] != b.delta_qcd.shape[2]:
+        raise _fail(where, f"delta dimension {h.delta_qcd.shape[2]} differs from the behaviour's {b.delta_qcd.shape[2]}",
+                    "export both sweeps from the same final representation")
+    if np.any(h.logprobs_qco > 1e-6) or np.any(h.max_logprob_qc > 1e-6):
+        raise _fail(where, "log-probabilities > 0", "store log-softmax over the full vocabulary, not logits")
+    if np.any(h.max_logprob_qc < h.logprobs_qco.max(axis=-1) - 1e-4):
+        raise _fail(where, "max_logprob_qc is below an option's log-probability",
+                    "store the maximum over the whole vocabulary")
+    correct = np.asarray(h.correct_q)
+    if correct.shape != (nq,) or not np.issubdtype(correct.dtype, np.integer):
+        raise _fail(where, f"correct_q must be {nq} integer option indices, got shape {correct.shape} dtype {correct.dtype}",
+                    "give the index into option_ids of each correct answer")
+    if np.any(correct < 0) or np.any(correct >= no):
+        raise _fail(where, f"correct_q holds indices outside 0..{no - 1}", "index into option_ids")
+    if h.option_labels is not None and len(h.option_labels) != no:
+        raise _fail(where, f"{len(h.option_labels)} option labels for {no} options", "give one label per option")
+    if h.questions is not None and len(h.questions) != nq:
+        raise _fail(where, f"{len(h.questions)} question texts for {nq} questions", "give one text per question or none")
+    _check_delta_zero(where + ".delta_qcd", h.delta_qcd, h.coefficients_c)
+
+    p = bundle.projection
+    if p is not None:
+        _check_array("projection", "representations_nd", p.representations_nd, (None, None))
+        labels = np.asarray(p.labels_n)
+        if labels.shape != (p.representations_nd.shape[0],) or not set(np.unique(labels).tolist()) <= {0, 1}:
+            raise _fail("projection", "labels_n must hold one 0/1 label per representation", "label each row")
+        if len(np.unique(labels)) != 2:
+            raise _fail("projection", "labels_n holds a single class", "give representations of both classes")
+        if len(p.class_names) != 2:
+            raise _fail("projection", f"class_names must name two classes, got {p.class_names}", "name both classes")
+
+
+# ----------------------------------------------------------------------------- disk format
+
+_ARRAYS = {
+    "behaviour.coefficients_c": ("behaviour", "coefficients_c"),
+    "behaviour.logprobs_qcr": ("behaviour", "logprobs_qcr"),
+    "behaviour.delta_qcd": ("behaviour", "delta_qcd"),
+    "behaviour.unembed_rd": ("behaviour", "unembed_rd"),
+    "helpfulness.coefficients_c": ("helpfulness", "coefficients_c"),
+    "helpfulness.logprobs_qco": ("helpfulness", "logprobs_qco"),
+    "helpfulness.max_logprob_qc": ("helpfulness", "max_logprob_qc"),
+    "helpfulness.delta_qcd": ("helpfulness", "delta_qcd"),
+    "helpfulness.unembed_od": ("helpfulness", "unembed_od"),
+}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, then ``os.replace``.
+
+    A reader never sees a half-written file, and an interrupted write leaves the
+    previous version in place.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+    >>> atomic_write_bytes(p, b"done"); p.read_bytes()
+    b'done'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_bundle(bundle: ActivationBundle, directory: str | os.PathLike) -> Path:
+    """Validate ``bundle`` and write it to ``directory`` (``manifest.json`` + ``arrays.safetensors``).
+
+    Both files are written atomically; the manifest is written last and records the
+    SHA-256 of the array file, so a partially copied bundle is detected on load.
+
+    >>> import tempfile
+    >>> from steerbounds.validation import synthetic_bundle
+    >>> d = save_bundle(synthetic_bundle(seed=1, n_prompts=2, n_questions=3), tempfile.mkdtemp())
+    >>> sorted(p.name for p in d.iterdir())
+    ['arrays.safetensors', 'manifest.json']
+    """
+    from safetensors.numpy import save
+
+    validate_bundle(bundle)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for name, (part, field) in _ARRAYS.items():
+        value = np.asarray(getattr(getattr(bundle, part), field))
+        arrays[name] = np.ascontiguousarray(value.astype(np.float64 if value.dtype == np.float64 else np.float32))
+    if bundle.projection is not None:
+        arrays["projection.representations_nd"] = np.ascontiguousarray(
+            np.asarray(bundle.projection.representations_nd, dtype=np.float32))
+        arrays["projection.labels_n"] = np.ascontiguousarray(np.asarray(bundle.projection.labels_n, dtype=np.int64))
+    atomic_write_bytes(directory / ARRAYS_NAME, save(arrays))
+    b, h, p = bundle.behaviour, bundle.helpfulness, bundle.projection
+    manifest = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "condition": bundle.condition,
+        "model": bundle.model,
+        "metadata": bundle.metadata,
+        "behaviour": {
+            "aligned_ids": [int(i) for i in b.aligned_ids],
+            "misaligned_ids": [int(i) for i in b.misaligned_ids],
+            "prompts": None if b.prompts is None else list(b.prompts),
+        },
+        "helpfulness": {
+            "option_ids": [int(i) for i in h.option_ids],
+            "option_labels": None if h.option_labels is None else list(h.option_labels),
+            "correct": [int(i) for i in np.asarray(h.correct_q)],
+            "questions": None if h.questions is None else list(h.questions),
+        },
+        "projection": None if p is None else {"class_names": list(p.class_names), "description": p.description},
+        "arrays": {name: list(a.shape) for name, a in arrays.items()},
+        "arrays_sha256": _sha256(directory / ARRAYS_NAME),
+    }
+    atomic_write_bytes(directory / MANIFEST_NAME, (json.dumps(manifest, indent=1) + "\n").encode())
+    return directory
+
+
+def _need(mapping: Any, key: str, where: str) -> Any:
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise _fail(f"manifest {where}", f"missing field {key!r}", "re-export the bundle (docs/bundle.md lists every field)")
+    return mapping[key]
+
+
+def _texts(value: Any, where: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise _fail(f"manifest {where}", "must be a list of strings or null", "fix the manifest")
+    return tuple(value)
+
+
+def _int_ids(value: Any, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+        raise _fail(f"manifest {where}", f"must be a list of integer token ids, got {value!r}", "fix the manifest")
+    return tuple(value)
+
+
+def load_bundle(directory: str | os.PathLike) -> ActivationBundle:
+    """Read and validate a bundle written by :func:`save_bundle` (or by your own exporter).
+
+    Arrays are returned as float64. Raises :class:`BundleError` naming the missing or
+    malformed piece.
+
+    >>> import tempfile
+    >>> from steerbounds.validation import synthetic_bundle
+    >>> b = synthetic_bundle(seed=2, n_prompts=2, n_questions=3)
+    >>> load_bundle(save_bundle(b, tempfile.mkdtemp())).helpfulness.n_questions
+    3
+    """
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise BundleError(f"bundle {directory}: not a directory; pass the folder holding {MANIFEST_NAME} and {ARRAYS_NAME}")
+    mpath, apath = directory / MANIFEST_NAME, directory / ARRAYS_NAME
+    for p in (mpath, apath):
+        if not p.is_file():
+            raise BundleError(f"bundle {directory}: {p.name} is missing; a bundle holds {MANIFEST_NAME} and {ARRAYS_NAME}")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BundleError(f"bundle {directory}: {MANIFEST_NAME} is not valid JSON ({e}); re-export the bundle") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise BundleError(f"bundle {directory}: {MANIFEST_NAME} does not declare format {FORMAT_NAME!r}; "
+                          "is this a steerbounds activation bundle?")
+    if manifest.get("version") != FORMAT_VERSION:
+        raise BundleError(f"bundle {directory}: format version {manifest.get('version')!r} is not supported "
+                          f"(this steerbounds reads version {FORMAT_VERSION})")
+    digest = manifest.get("arrays_sha256")
+    if digest is not None and digest != _sha256(apath):
+        raise BundleError(f"bundle {directory}: {ARRAYS_NAME} does not match the SHA-256 recorded in the manifest "
+                          "(truncated or modified file); copy or export the bundle again")
+    try:
+        arrays = load_file(str(apath))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise BundleError(f"bundle {directory}: {ARRAYS_NAME} is not a readable safetensors file ({e})") from None
+    missing = [n for n in _ARRAYS if n not in arrays]
+    if missing:
+        raise BundleError(f"bundle {directory}: arrays missing from {ARRAYS_NAME}: {missing}; docs/bundle.md lists them")
+
+    def f64(name: str) -> np.ndarray:
+        return np.asarray(arrays[name], dtype=np.float64)
+
+    mb = _need(manifest, "behaviour", "")
+    mh = _need(manifest, "helpfulness", "")
+    correct = _need(mh, "correct", "helpfulness")
+    if not isinstance(correct, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in correct):
+        raise _fail("manifest helpfulness.correct", "must be a list of integer option indices", "fix the manifest")
+    behaviour = BehaviourSweep(
+        coefficients_c=f64("behaviour.coefficients_c"),
+        logprobs_qcr=f64("behaviour.logprobs_qcr"),
+        delta_qcd=f64("behaviour.delta_qcd"),
+        unembed_rd=f64("behaviour.unembed_rd"),
+        aligned_ids=_int_ids(_need(mb, "aligned_ids", "behaviour"), "behaviour.aligned_ids"),
+        misaligned_ids=_int_ids(_need(mb, "misaligned_ids", "behaviour"), "behaviour.misaligned_ids"),
+        prompts=_texts(mb.get("prompts"), "behaviour.prompts"),
+    )
+    helpfulness = HelpfulnessSweep(
+        coefficients_c=f64("helpfulness.coefficients_c"),
+        logprobs_qco=f64("helpfulness.logprobs_qco"),
+        max_logprob_qc=f64("helpfulness.max_logprob_qc"),
+        delta_qcd=f64("helpfulness.delta_qcd"),
+        unembed_od=f64("helpfulness.unembed_od"),
+        option_ids=_int_ids(_need(mh, "option_ids", "helpfulness"), "helpfulness.option_ids"),
+        correct_q=np.asarray(correct, dtype=np.int64),
+        option_labels=_texts(mh.get("option_labels"), "helpfulness.option_labels"),
+        questions=_texts(mh.get("questions"), "helpfulness.questions"),
+    )
+    projection = None
+    mp = manifest.get("projection")
+    if mp is not None:
+        if "projection.representations_nd" not in arrays or "projection.labels_n" not in arrays:
+            raise BundleError(f"bundle {directory}: the manifest declares a projection but its arrays are missing")
+        names = _texts(_need(mp, "class_names", "projection"), "projection.class_names")
+        projection = Projection(
+            representations_nd=f64("projection.representations_nd"),
+            labels_n=np.asarray(arrays["projection.labels_n"], dtype=np.int64),
+            class_names=names if names is not None else ("aligned", "misaligned"),
+            description=str(mp.get("description", "")),
+        )
+    condition = _need(manifest, "condition", "")
+    model = manifest.get("model") or {}
+    metadata = manifest.get("metadata") or {}
+    if not isinstance(model, dict) or not isinstance(metadata, dict):
+        raise _fail("manifest", "model and metadata must be JSON objects", "fix the manifest")
+    bundle = ActivationBundle(condition=condition, behaviour=behaviour, helpfulness=helpfulness,
+                              model=model, metadata=metadata, projection=projection)
+    validate_bundle(bundle)
+    return bundle
+

@@ -1,0 +1,203 @@
+"""The theorems checked on measured sweeps: T1 (alignment), T2a/T2b (helpfulness), section 4.
+
+Every bound is evaluated by ``steerbounds.theory`` (never retyped here); this
+module only lines measured numbers up against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._bundle import BehaviourSweep, HelpfulnessSweep
+from ._x64 import float64
+
+
+def _theory():
+    from steerbounds import theory
+
+    return theory
+
+
+def _np(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+@float64
+def behaviour_values(behaviour: BehaviourSweep) -> np.ndarray:
+    """Restricted behaviour ``B = (P+ - P-)/(P+ + P-)`` per prompt and coefficient (section 2).
+
+    Evaluated by ``steerbounds.theory.behaviour_expectation`` on the stored
+    log-probabilities (their common normaliser cancels in the restricted form).
+
+    >>> from steerbounds.validation import synthetic_bundle
+    >>> behaviour_values(synthetic_bundle(seed=0, n_prompts=2, n_questions=2).behaviour).shape
+    (2, 21)
+    """
+    th = _theory()
+    na = behaviour.n_aligned
+    nr = behaviour.logprobs_qcr.shape[-1]
+    aligned = list(range(na))
+    misaligned = list(range(na, nr))
+    return _np(th.behaviour_expectation(behaviour.logprobs_qcr, aligned, misaligned, restricted=True))
+
+
+@float64
+def helpfulness_values(helpfulness: HelpfulnessSweep) -> dict[str, np.ndarray]:
+    """P(correct) per question and coefficient: full vocabulary, restricted to the options, and accuracy.
+
+    Restricted: ``steerbounds.theory.helpfulness`` over the option log-probabilities
+    with the other options as competitors. Full: the stored full-vocabulary
+    probability of the correct option. Accuracy: the correct option is the argmax
+    over the options (restricted) or over the vocabulary (full).
+
+    >>> from steerbounds.validation import synthetic_bundle
+    >>> out = helpfulness_values(synthetic_bundle(seed=0, n_prompts=2, n_questions=3).helpfulness)
+    >>> sorted(out)
+    ['accuracy_full_qc', 'accuracy_restricted_qc', 'full_qc', 'restricted_qc']
+    """
+    th = _theory()
+    lp = helpfulness.logprobs_qco
+    correct = np.asarray(helpfulness.correct_q)
+    no = lp.shape[-1]
+    restricted = _np(th.helpfulness(lp, correct[:, None], list(range(no))))
+    lp_star = np.take_along_axis(lp, correct[:, None, None], axis=2)[..., 0]
+    others_max = np.where(np.arange(no)[None, None, :] == correct[:, None, None], -np.inf, lp).max(-1)
+    return {
+        "restricted_qc": restricted,
+        "full_qc": np.exp(lp_star),
+        "accuracy_restricted_qc": (lp_star > others_max).astype(np.float64),
+        "accuracy_full_qc": (lp_star >= helpfulness.max_logprob_qc).astype(np.float64),
+    }
+
+
+@float64
+def check_t1(behaviour_qc: np.ndarray, radius_qc: np.ndarray, margin_qc: np.ndarray, b0_q: np.ndarray,
+             *, atol: float = 1e-4, coefficients_c: np.ndarray | None = None,
+             texts: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Check T1 at every prompt and coefficient where A1 holds: ``sign(r)(B_r - tanh(r Delta/2 + artanh B_0)) >= -atol``.
+
+    ``margin_qc`` is NaN where undefined (``r = 0``). A point is *checked* when
+    ``r != 0``, ``Delta > 0`` (A1) and ``|B_0| < 1``; a violation there is a bug.
+    Points outside A1 are evaluated too and counted separately (no guarantee).
+
+    >>> import numpy as np
+    >>> r = np.array([[-1.0, 0.0, 1.0]]); margin = np.array([[1.0, np.nan, 1.0]])
+    >>> exact = np.tanh(r / 2)                     # equality case, B_0 = 0
+    >>> check_t1(exact, r, margin, np.zeros(1))["n_violations"]
+    0
+    >>> check_t1(exact - np.array([[0, 0, 0.1]]), r, margin, np.zeros(1))["n_violations"]
+    1
+    """
+    th = _theory()
+    b = _np(behaviour_qc)
+    r = _np(radius_qc)
+    m = _np(margin_qc)
+    b0 = _np(b0_q)
+    if not (b.shape == r.shape == m.shape and b0.shape == b.shape[:1]):
+        raise ValueError(f"check_t1: shapes differ: behaviour {b.shape}, radius {r.shape}, margin {m.shape}, "
+                         f"b0 {b0.shape}; expected (q, c), (q, c), (q, c), (q,)")
+    defined = (r != 0) & np.isfinite(m) & (np.abs(b0)[:, None] < 1.0)
+    m_eval = np.where(defined, m, 0.0)
+    b0_eval = np.broadcast_to(np.clip(b0, -1 + 1e-15, 1 - 1e-15)[:, None], b.shape)
+    bound = np.where(defined, _np(th.alignment_bound(np.where(defined, r, 0.0), m_eval, b0_eval)), np.nan)
+    slack = np.sign(r) * (b - bound)
+    checked = defined & (m > 0)
+    violated = checked & (slack < -atol)
+    outside = defined & ~(m > 0)
+    c = coefficients_c
+    violations = []
+    for q, j in np.argwhere(violated):
+        entry = {"prompt": int(q), "coefficient_index": int(j), "r": float(r[q, j]), "margin": float(m[q, j]),
+                 "behaviour": float(b[q, j]), "bound": float(bound[q, j]), "slack": float(slack[q, j])}
+        if c is not None:
+            entry["c"] = float(c[j])
+        if texts is not None:
+            entry["text"] = texts[q]
+        violations.append(entry)
+    return {
+        "bound_qc": bound,
+        "slack_qc": np.where(defined, slack, np.nan),
+        "checked_qc": checked,
+        "n_checked": int(checked.sum()),
+        "n_violations": int(violated.sum()),
+        "violations": violations,
+        "min_slack": float(slack[checked].min()) if checked.any() else None,
+        "atol": atol,
+        "n_outside_a1": int(outside.sum()),
+        "n_outside_a1_below_bound": int((outside & (slack < -atol)).sum()),
+        "n_saturated_prompts": int((np.abs(b0) >= 1.0).sum()),
+    }
+
+
+@float64
+def compare_t2(measured_qc: np.ndarray, radius_qc: np.ndarray, gaps_qk: np.ndarray, sigma_kk: np.ndarray,
+               *, n_mc: int = 4000, seed: int = 0) -> dict[str, Any]:
+    """T2a's lower bound and T2b's parabola, per question, averaged, against the measured mean helpfulness.
+
+    For question ``q`` at coefficient ``c``: ``r = ||delta_c(q)||``, gaps ``g_q``
+    at ``c = 0`` and the fitted ``Sigma``; T2a ``L(r)`` and T2b
+    ``p_0 - s_H r^2`` come from ``steerbounds.theory``. Under A2 the mean over
+    questions of the measured ``H`` estimates the mean of ``E[H_r]``, so it should
+    lie above the mean T2a bound; ``z_t2a`` is (measured - bound)/SE, a
+    significantly negative value is evidence against A2 (or the fitted
+    ``Sigma``), not a bug. ``s_h_q`` is each question's T2b curvature; a negative
+    one (possible when ``p_0 < 1/2``, C2.1) predicts a gain and is reported.
+
+    >>> import numpy as np
+    >>> r = np.array([[0.0, 1.0, 2.0]]); g = np.array([[-1.0, -1.0, -1.0]])
+    >>> out = compare_t2(np.array([[0.4754, 0.47, 0.45]]), r, g, 0.1 * np.eye(3), n_mc=200)
+    >>> bool(np.all(out["t2a_c"] <= out["measured_c"] + 1e-12)), out["n_questions_gain_predicted"]
+    (True, 0)
+    """
+    th = _theory()
+    h = _np(measured_qc)
+    r = np.abs(_np(radius_qc))
+    g = _np(gaps_qk)
+    cov = _np(sigma_kk)
+    nq, nc = h.shape
+    if r.shape != h.shape or g.ndim != 2 or g.shape[0] != nq:
+        raise ValueError(f"compare_t2: measured {h.shape}, radius {r.shape}, gaps {g.shape} disagree; "
+                         "expected (q, c), (q, c), (q, k)")
+    t2a = _np(th.helpfulness_lower_bound(r, g[:, None, :], cov))
+    t2b = _np(th.helpfulness_second_order(r, g[:, None, :], cov))
+    s_h = _np(th.helpfulness_curvature(g, cov))
+    p0 = _np(th.helpfulness_lower_bound(np.zeros(nq), g, cov))  # L(0) = p_0
+    measured = h.mean(axis=0)
+    se = h.std(axis=0, ddof=1) / np.sqrt(nq) if nq > 1 else np.zeros(nc)
+    t2a_c = t2a.mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, (measured - t2a_c) / se, np.where(measured >= t2a_c, np.inf, -np.inf))
+    out = {
+        "measured_c": measured,
+        "measured_se_c": se,
+        "t2a_qc": t2a,
+        "t2b_qc": t2b,
+        "t2a_c": t2a_c,
+        "t2b_c": t2b.mean(axis=0),
+        "z_t2a_c": z,
+        "n_below_t2a_2se": int((z < -2).sum()),
+        "p0_q": p0,
+        "s_h_q": s_h,
+        "n_questions_gain_predicted": int((s_h < 0).sum()),
+        "n_questions_p0_below_half": int((p0 < 0.5).sum()),
+    }
+    out.update(_a2_model_expectation(th, r, g, cov, n_mc=n_mc, seed=seed))
+    return out
+
+
+def _a2_model_expectation(th: Any, r: np.ndarray, g: np.ndarray, cov: np.ndarray, *, n_mc: int,
+                          seed: int) -> dict[str, Any]:
+    """``E[H_r]`` under the fitted A2 model (``theory.expected_helpfulness``), mean over questions, with its SE."""
+    expected = getattr(th, "expected_helpfulness", None)
+    if expected is None:
+        return {"expected_c": None, "expected_se_c": None,
+                "expected_note": "steerbounds.theory.expected_helpfulness is not available in this installation"}
+    import jax
+
+    nq = g.shape[0]
+    est, err = expected(r, g[:, None, :], cov, n=n_mc, key=jax.random.key(seed))
+    est, err = _np(est), _np(err)
+    return {"expected_c": est.mean(axis=0), "expected_se_c": np.sqrt((err**2).sum(axis=0)) / nq,
+            "expected_note": None}

@@ -1,0 +1,337 @@
+"""report.json and report.md: every number of a validation run, and the tables a person reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._analysis import condition_to_json, to_jsonable
+from ._bundle import atomic_write_bytes
+from ._config import ValidationConfig
+
+REPORT_FORMAT = "steerbounds-report"
+REPORT_VERSION = 1
+_PACKAGES = ("steerbounds", "jax", "jaxlib", "flax", "numpy", "scipy", "sympy", "matplotlib", "safetensors", "tqdm")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of Python and of the packages that produce the numbers.
+
+    >>> "numpy" in package_versions()
+    True
+    """
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def build_report(results: list[dict[str, Any]], *, config: ValidationConfig | None = None,
+                 command: str = "analyze", run_config: dict[str, Any] | None = None, seed: int | None = None,
+                 model: dict[str, Any] | None = None, sources: list[str] | None = None) -> dict[str, Any]:
+    """Assemble the report (the dict written to report.json) from :func:`analyze_bundle` results.
+
+    ``run_config`` is the producing job's own configuration (e.g. the reproduce
+    sweep), ``sources`` the bundles analysed.
+
+    >>> from steerbounds.validation import analyze_bundle, synthetic_bundle
+    >>> rep = build_report([analyze_bundle(synthetic_bundle(seed=0, n_prompts=2, n_questions=20))])
+    >>> rep["format"], list(rep["conditions"])
+    ('steerbounds-report', ['synthetic'])
+    """
+    config = config or ValidationConfig()
+    if not results:
+        raise ValueError("build_report: no analysed conditions; pass at least one analyze_bundle result")
+    conditions: dict[str, Any] = {}
+    for r in results:
+        name = r["condition"]
+        if name in conditions:
+            raise ValueError(f"build_report: two results share the condition name {name!r}; name them differently")
+        conditions[name] = condition_to_json(r)
+    if model is None:
+        model = results[0].get("model") or {}
+    return {
+        "format": REPORT_FORMAT,
+        "version": REPORT_VERSION,
+        "command": command,
+        "seed": seed if seed is not None else config.seed,
+        "model": to_jsonable(model),
+        "config": {"validation": config.to_dict(), "run": to_jsonable(run_config)},
+        "versions": package_versions(),
+        "sources": sources or [],
+        "summary": {name: c["verdicts"] for name, c in conditions.items()},
+        "conditions": conditions,
+    }
+
+
+def load_report(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a report.json, checking that it is one.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.json"; _ = p.write_text("{}")
+    >>> load_report(p)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...is not a steerbounds report...
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"report {path}: no such file; pass the report.json written by reproduce or analyze")
+    try:
+        report = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"report {path}: not valid JSON ({e})") from None
+    if not isinstance(report, dict) or report.get("format") != REPORT_FORMAT:
+        raise ValueError(f"report {path}: is not a steerbounds report (no format {REPORT_FORMAT!r})")
+    if report.get("version") != REPORT_VERSION:
+        raise ValueError(f"report {path}: version {report.get('version')!r} is not supported")
+    return report
+
+
+# ----------------------------------------------------------------------------- markdown
+
+
+def _f(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, str):
+        return x
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return str(x)
+    x = float(x)
+    if x == 0:
+        return "0"
+    if abs(x) >= 1e4 or abs(x) < 1e-3:
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"
+
+
+def _pm(v: Any, se: Any) -> str:
+    return f"{_f(v)} ± {_f(se, 2)}" if se is not None else _f(v)
+
+
+def _prompts(items: list[dict[str, Any]], limit: int = 12) -> str:
+    idx = [str(i["index"]) for i in items]
+    shown = ", ".join(idx[:limit]) + (f", … ({len(idx)} in all)" if len(idx) > limit else "")
+    return f"#{shown}" if idx else ""
+
+
+def _select(c: list[float], n: int = 9) -> list[int]:
+    """Indices of about ``n`` coefficients >= 0 spread over the grid (for tables)."""
+    arr = np.asarray(c, dtype=float)
+    pos = np.flatnonzero(arr >= 0)
+    if pos.size <= n:
+        return pos.tolist()
+    return pos[np.unique(np.linspace(0, pos.size - 1, n).round().astype(int))].tolist()
+
+
+def assumption_statements(cond: dict[str, Any]) -> list[str]:
+    """Plain sentences saying which assumptions hold on a condition, with the numbers behind each.
+
+    >>> from steerbounds.validation import analyze_bundle, build_report, synthetic_bundle
+    >>> rep = build_report([analyze_bundle(synthetic_bundle(seed=0, n_prompts=3, n_questions=40))])
+    >>> assumption_statements(rep["conditions"]["synthetic"])[0][:30]
+    '**A1 (margin) holds** on all 3'
+    """
+    a = cond["assumptions"]
+    s = cond["sizes"]
+    out = []
+    a1 = a["A1"]
+    ms = a1["margin_summary"]
+    if a1["holds"]:
+        out.append(f"**A1 (margin) holds** on all {s['n_prompts']} prompts at every coefficient "
+                   f"(margin min {_f(ms['min'])}, median {_f(ms['median'])}).")
+    else:
+        out.append(f"**A1 (margin) fails** on {len(a1['failing_prompts'])} of {s['n_prompts']} prompts "
+                   f"({_prompts(a1['failing_prompts'])}); it holds at {100 * a1['fraction_holding']:.1f}% of "
+                   f"(prompt, coefficient) points (margin min {_f(ms['min'])}, median {_f(ms['median'])}). "
+                   "T1 is not guaranteed there; those prompts stay in every table and figure.")
+    a2 = a["A2"]
+    parts = []
+    n = a2["normality"]
+    parts.append(f"normality {'not rejected' if n['holds'] else 'rejected'} "
+                 f"({n['n_rejected']} of {n['n_tests']} coefficients reject at Bonferroni level "
+                 f"{_f(n['bonferroni_level'])}; smallest p = {_f(n['min_p_value'])})")
+    parts.append(f"std of X against |c|: slope {_f(a2['std_fit']['slope'])}, R² = {_f(a2['std_fit']['r2'], 4)} "
+                 f"({'linear' if a2['std_linear']['holds'] else 'not linear'} at R² ≥ {_f(a2['std_linear']['r2_min'])})")
+    bias = a2["bias"]
+    parts.append(f"mean per unit norm μ = {_pm(bias['mu'], bias['se'])} "
+                 f"({'significant' if bias['significant'] else 'not significant'}, z = {_f(bias['z'])})")
+    out.append(f"**A2 (Gaussian gap changes) {'holds' if a2['holds'] else 'fails'}**: " + "; ".join(parts) + ".")
+    a3 = a["A3"]
+    bits = []
+    for part in ("behaviour", "helpfulness"):
+        p = a3[part]
+        bits.append(f"{part}: median κ = {_f(p['kappa_summary']['median'])}, smallest R² = "
+                    f"{_f(p['r2_summary']['min'], 4)}, smallest cosine = {_f(p['min_cosine_summary']['min'], 4)}"
+                    + (f", failing prompts {_prompts(p['failing_prompts'])}" if p["failing_prompts"] else ""))
+    out.append(f"**A3 (linear response) {'holds' if a3['holds'] else 'fails'}**: " + "; ".join(bits) + ".")
+    a4 = a["A4"]
+    mm = a4["mass_summary"]
+    if a4["holds"]:
+        out.append(f"**A4 (mass on behaviour tokens) holds**: P₊ + P₋ ≥ {_f(a4['mass_min'])} everywhere "
+                   f"(min {_f(mm['min'])}, median {_f(mm['median'])}).")
+    else:
+        out.append(f"**A4 (mass on behaviour tokens) fails** on {len(a4['failing_prompts'])} of {s['n_prompts']} "
+                   f"prompts ({_prompts(a4['failing_prompts'])}): P₊ + P₋ min {_f(mm['min'])}, median "
+                   f"{_f(mm['median'])}; it holds at {100 * a4['fraction_holding']:.1f}% of points.")
+    return out
+
+
+def render_markdown(report: dict[str, Any], figures: list[str] | None = None) -> str:
+    """report.md: what holds, T1's violations, the fits, T2 and the tradeoff, in tables.
+
+    >>> from steerbounds.validation import analyze_bundle, build_report, synthetic_bundle
+    >>> rep = build_report([analyze_bundle(synthetic_bundle(seed=0, n_prompts=3, n_questions=20))])
+    >>> render_markdown(rep).splitlines()[0]
+    '# steerbounds validation report'
+    """
+    lines = ["# steerbounds validation report", ""]
+    model = report.get("model") or {}
+    lines += [f"- command: `{report.get('command')}`; seed {report.get('seed')}",
+              f"- model: {model.get('name', 'unknown')} (hash `{model.get('hash', 'n/a')}`)",
+              f"- steerbounds {report['versions'].get('steerbounds')}, jax {report['versions'].get('jax')}, "
+              f"python {report['versions'].get('python')}",
+              "- statements and assumptions are those of THEORY.md (T1, T2a, T2b, A1-A4, C1.1, C2.2).", ""]
+    lines += ["## Summary", "",
+              "| condition | A1 margin | A2 Gaussian gap changes | A3 linear response | A4 behaviour mass | "
+              "T1 checked | T1 violations | tanh fit a (pred.) | measured crossover c (pred.) |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for name, cond in report["conditions"].items():
+        v, fit, tr = cond["verdicts"], cond["fits"]["behaviour_tanh"], cond["tradeoff"]
+        word = {True: "holds", False: "fails"}
+        a_fit = f"{_f(fit.get('a'))} ({_f((fit.get('predicted') or {}).get('a'))})" if fit.get("converged") else "n/a"
+        cross = tr["measured"]["crossover_c"]
+        lines.append(f"| `{name}` | {word[v['A1']]} | {word[v['A2']]} | {word[v['A3']]} | {word[v['A4']]} | "
+                     f"{cond['T1']['n_checked']} | {v['T1_violations']} | {a_fit} | "
+                     f"{'none in grid' if cross is None else _f(cross)} ({_f(tr['predicted']['c_eff'])}) |")
+    lines.append("")
+    for name, cond in report["conditions"].items():
+        s = cond["sizes"]
+        lines += [f"## Condition `{name}`", ""]
+        meta = cond.get("metadata") or {}
+        if meta.get("description"):
+            lines += [str(meta["description"]), ""]
+        lines += [f"{s['n_prompts']} behaviour prompts × {s['n_behaviour_coefficients']} coefficients; "
+                  f"{s['n_questions']} questions × {s['n_helpfulness_coefficients']} coefficients; "
+                  f"final representation dimension {s['d']}; {s['n_aligned_tokens']} aligned and "
+                  f"{s['n_misaligned_tokens']} misaligned tokens, {s['n_options']} options.", ""]
+        lines += ["### Which assumptions hold", ""]
+        lines += [f"- {t}" for t in assumption_statements(cond)] + [""]
+        t1 = cond["T1"]
+        lines += ["### T1 (alignment bound)", ""]
+        verdict = "no violations" if t1["n_violations"] == 0 else f"**{t1['n_violations']} VIOLATIONS (a bug)**"
+        lines += [f"Checked at {t1['n_checked']} (prompt, coefficient) points where A1 holds: {verdict}; smallest "
+                  f"slack sign(r)(B − bound) = {_f(t1['min_slack'])} (tolerance {_f(t1['atol'])}). "
+                  f"Outside A1: {t1['n_outside_a1']} points, {t1['n_outside_a1_below_bound']} of them below the "
+                  "bound (not guaranteed there).", ""]
+        for v in t1["violations"][:10]:
+            lines.append(f"- violation: prompt {v['prompt']}, c = {_f(v.get('c'))}, B = {_f(v['behaviour'], 6)}, "
+                         f"bound = {_f(v['bound'], 6)}")
+        if t1["violations"]:
+            lines.append("")
+        lines += ["### Fits (parameter ± standard error from the curve-fit covariance)", "",
+                  "| fit | parameter | fitted | predicted | R² |", "|---|---|---|---|---|"]
+        fits = cond["fits"]
+        rows = [("behaviour tanh(a c + b₀)", "behaviour_tanh", [("a (pred. κΔ/2)", "a"), ("b₀ (pred. artanh B₀)", "b0")]),
+                ("P(correct), full", "bell_full", [("a (pred. (1−p₀)/p₀)", "a"), ("b (pred. σκ)", "b")]),
+                ("P(correct), restricted + floor", "bell_restricted", [("a", "a"), ("b (pred. σκ)", "b")])]
+        for label, key, params in rows:
+            fit = fits[key]
+            if not fit.get("converged"):
+                lines.append(f"| {label} | – | {fit.get('note') or 'not fitted'} | – | – |")
+                continue
+            pred = fit.get("predicted") or {}
+            for pl, pk in params:
+                lines.append(f"| {label} | {pl} | {_pm(fit[pk], fit.get(pk + '_se'))} | {_f(pred.get(pk))} | "
+                             f"{_f(fit.get('r2'), 4)} |")
+        notes = [(label, fits[key].get("note")) for label, key, _ in rows
+                 if fits[key].get("converged") and fits[key].get("note")]
+        if notes:
+            lines += [""] + [f"- {label}: {note}." for label, note in notes]
+        lines += ["", "### T2a and T2b against the measured mean helpfulness (restricted P(correct))", ""]
+        a2 = cond["assumptions"]["A2"]
+        cov = a2["covariance"]
+        lines += [f"Σ fitted as {cov['method']}: diagonal {_f(cov['diagonal'])}, off-diagonal "
+                  f"{_f(cov['off_diagonal'])} (from {cov['n_samples']} question-coefficient pairs). "
+                  "r = ‖δ_c(q)‖ per question. z = (measured − T2a)/SE; a significantly negative z is evidence "
+                  "against A2, not a bug.", "",
+                  "| c | measured ± SE | T2a bound | T2b | E[H] under fitted A2 | z |", "|---|---|---|---|---|---|"]
+        t2 = cond["T2"]
+        ch = cond["helpfulness"]["coefficients"]
+        for j in _select(ch):
+            expected = ("n/a" if t2.get("expected_c") is None
+                        else _pm(t2["expected_c"][j], t2["expected_se_c"][j]))
+            lines.append(f"| {_f(ch[j])} | {_pm(t2['measured_c'][j], t2['measured_se_c'][j])} | {_f(t2['t2a_c'][j])} | "
+                         f"{_f(t2['t2b_c'][j])} | {expected} | {_f(t2['z_t2a_c'][j])} |")
+        if t2.get("expected_note"):
+            lines += ["", f"E[H] under the A2 model: {t2['expected_note']}."]
+        lines += ["", f"T2b predicts a helpfulness *gain* (curvature s_H < 0, C2.1) on {t2['n_questions_gain_predicted']} "
+                  f"of {s['n_questions']} questions; {t2['n_questions_p0_below_half']} questions have p₀ < 1/2.", ""]
+        lines += ["### A2 by coefficient (gap changes over question × competitor)", "",
+                  "| c | n | mean | std | excess kurtosis | normality p |", "|---|---|---|---|---|---|"]
+        for j in _select(ch):
+            row = a2["per_coefficient"][j]
+            lines.append(f"| {_f(row['c'])} | {row['n']} | {_f(row['mean'])} | {_f(row['std'])} | "
+                         f"{_f(row['excess_kurtosis'])} | {_f(row['p_value'])} |")
+        lines += ["", "(every coefficient is in report.json)", ""]
+        tr = cond["tradeoff"]
+        pr, me = tr["predicted"], tr["measured"]
+        no_cross = f"none for 0 ≤ c ≤ {_f(max(tr['grid_c']))} (both grids)"
+        lines += ["### Tradeoff (section 4)", "",
+                  "| quantity | predicted | measured |", "|---|---|---|",
+                  f"| efficient regime ends (norm units r_eff) | {_f(pr['r_eff'])} | – |",
+                  f"| efficient regime ends (coefficient c_eff) | {_f(pr['c_eff'])} | "
+                  f"{_f(me['crossover_c']) if me['crossover_c'] is not None else no_cross} |",
+                  f"| best norm r*_λ (λ = {_f(tr['lam'])}) | {_f(pr['r_star'])} | – |",
+                  f"| best coefficient c*_λ | {_f(pr['c_star'])} | {_f(me['best_c'])} |",
+                  f"| s_A (gain slope per unit norm) | {_f(pr['s_a'])} | – |",
+                  f"| s_H (loss curvature per unit norm²) | {_f(pr['s_h'])} | – |", ""]
+        pp = tr.get("per_pair") or {}
+        if pp.get("r_eff"):
+            lines += [f"Per (prompt, question) pair (theory.efficient_radius / best_radius over {pp['n_pairs']} pairs, "
+                      f"{pp['n_infinite']} infinite): r_eff median {_f(pp['r_eff']['median'])} "
+                      f"(quartiles {_f(pp['r_eff']['q25'])}–{_f(pp['r_eff']['q75'])}), r*_λ median "
+                      f"{_f(pp['r_star']['median'])}.", ""]
+        for note in tr.get("notes") or []:
+            lines.append(f"- {note}")
+        p = cond.get("projection")
+        if p:
+            lines += [f"### Representations", "",
+                      f"{p['class_names'][0]} against {p['class_names'][1]} ({p.get('description') or 'bundle'}): "
+                      f"linear separation accuracy {100 * p['accuracy_full']:.1f}% in the full space, "
+                      f"{100 * p['accuracy_2d']:.1f}% in the first two principal components "
+                      f"({100 * sum(p['explained_variance']):.0f}% of the variance).", ""]
+        cons = cond["consistency"]
+        lines += [f"Bundle consistency (log-probability change against ⟨δ, u⟩, spread over tokens): behaviour "
+                  f"{_f(cons['behaviour_max'])}, helpfulness {_f(cons['helpfulness_max'])}.", ""]
+    if figures:
+        lines += ["## Figures", ""] + [f"- `{f}`" for f in figures] + [""]
+    return "\n".join(lines)
+
+
+def write_report(report: dict[str, Any], out_dir: str | os.PathLike, *, figures: list[str] | None = None) -> tuple[Path, Path]:
+    """Write report.json and report.md into ``out_dir`` atomically; return their paths.
+
+    >>> import tempfile
+    >>> from steerbounds.validation import analyze_bundle, build_report, synthetic_bundle
+    >>> rep = build_report([analyze_bundle(synthetic_bundle(seed=0, n_prompts=2, n_questions=20))])
+    >>> [p.name for p in write_report(rep, tempfile.mkdtemp())]
+    ['report.json', 'report.md']
+    """
+    out_dir = Path(out_dir)
+    jpath, mpath = out_dir / "report.json", out_dir / "report.md"
+    atomic_write_bytes(jpath, (json.dumps(report, indent=1, allow_nan=False) + "\n").encode())
+    atomic_write_bytes(mpath, render_markdown(report, figures).encode())
+    return jpath, mpath

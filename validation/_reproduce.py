@@ -1,0 +1,122 @@
+"""``steerbounds reproduce``: the study on a model of ours, analysed like any bundle, with a progress bar."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._analysis import analyze_bundle
+from ._pipeline import write_outputs
+from ._study import StudyConfig, StudyInputs, n_steps, run_study
+
+
+def study_and_report(inputs: StudyInputs, config: StudyConfig, out_dir: str | os.PathLike, *, style: str = "paper",
+                     fresh: bool = False, progress: bool = True, figures: bool = True) -> dict[str, Any]:
+    """Run :func:`run_study`, analyse both bundles exactly as ``steerbounds analyze`` would, write the report.
+
+    Writes ``out_dir/work`` (finished chunks, resumable), ``out_dir/bundles``,
+    ``report.json``, ``report.md`` and ``figures/``. Returns the paths, the
+    report and the wall and CPU seconds spent.
+
+    The progress bar counts the study's steps plus the analysis and the report:
+
+    >>> n_steps(StudyConfig.paper()) + 2
+    19
+    """
+    from tqdm import tqdm
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    out_dir = Path(out_dir)
+    bar = tqdm(total=n_steps(config) + 2, desc="reproduce", unit="step", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True)
+    try:
+        def tick(label: str) -> None:
+            bar.set_postfix_str(label)
+            bar.update(1)
+
+        bundles = run_study(inputs, config, out_dir, fresh=fresh, progress=tick)
+        results = []
+        for b in bundles:
+            results.append(analyze_bundle(b, config.validation))
+        tick("analysis")
+        model = dict(bundles[0].model)
+        outputs = write_outputs(results, out_dir, config=config.validation, command="reproduce",
+                                run_config=config.to_dict(), seed=config.seed, model=model,
+                                sources=[str(out_dir / "bundles" / b.condition) for b in bundles], style=style,
+                                figures=figures)
+        tick("report and figures")
+    finally:
+        bar.close()
+    outputs["wall_seconds"] = time.perf_counter() - wall
+    outputs["cpu_seconds"] = time.process_time() - cpu
+    return outputs
+
+
+def toy_inputs() -> StudyInputs:
+    """The embedded toy model and its world as study inputs (THEORY.md section 6, in kind).
+
+    Contrast pairs: the world's (harmful, harmless) instruction pairs on training
+    slots, the harmful member being the aligned side (a refusal is the aligned
+    answer), so ``c > 0`` steers towards refusal. Behaviour: the held-out harmful
+    instructions with the refusal openers as ``A+`` and the compliance openers as
+    ``A-``. Helpfulness: the held-out multiple-choice questions, options A-D.
+    """
+    from flax import nnx
+
+    from steerbounds.numerics import load_toy_model
+
+    toy = load_toy_model()
+    world = toy.world
+    graphdef, state = nnx.split(toy.model)
+    harmful, harmless = (list(x) for x in zip(*world.contrast_pairs))
+    length = max(len(world.encode_prompts([p])[0][0]) for p in harmful + harmless)
+    pairs_a, pairs_a_mask = world.encode_prompts(harmful, length=length)
+    pairs_m, pairs_m_mask = world.encode_prompts(harmless, length=length)
+    prompts = list(world.heldout_harmful_prompts)
+    prompts_bt, prompts_mask = world.encode_prompts(prompts)
+    questions = list(world.heldout_mc_questions)
+    questions_bt, questions_mask = world.encode_prompts([q.prompt for q in questions])
+    option_ids = tuple(int(i) for i in world.option_letter_ids)
+    answers = [int(i) for i in world.answer_ids(questions)]
+    correct = np.asarray([option_ids.index(a) for a in answers], dtype=np.int64)
+    return StudyInputs(
+        model_name="toy",
+        graphdef=graphdef,
+        state=state,
+        pairs_aligned_bt=np.asarray(pairs_a),
+        pairs_aligned_mask_bt=np.asarray(pairs_a_mask),
+        pairs_misaligned_bt=np.asarray(pairs_m),
+        pairs_misaligned_mask_bt=np.asarray(pairs_m_mask),
+        prompts_bt=np.asarray(prompts_bt),
+        prompts_mask_bt=np.asarray(prompts_mask),
+        aligned_ids=tuple(int(i) for i in world.aligned_token_ids),
+        misaligned_ids=tuple(int(i) for i in world.misaligned_token_ids),
+        questions_bt=np.asarray(questions_bt),
+        questions_mask_bt=np.asarray(questions_mask),
+        option_ids=option_ids,
+        correct_q=correct,
+        prompt_texts=tuple(prompts),
+        question_texts=tuple(q.prompt for q in questions),
+        option_labels=("A", "B", "C", "D"),
+        class_names=("harmful (refusal is aligned)", "harmless twin"),
+    )
+
+
+MODELS = {"toy": toy_inputs}
+
+
+def reproduce(config: StudyConfig, out_dir: str | os.PathLike, *, model: str = "toy", style: str = "paper",
+              fresh: bool = False, progress: bool = True) -> dict[str, Any]:
+    """``steerbounds reproduce``: the study of THEORY.md sections 5-6 on an embedded model, analysed and reported.
+
+    >>> sorted(MODELS)
+    ['toy']
+    """
+    if model not in MODELS:
+        raise ValueError(f"model {model!r} is not embedded; choose one of {sorted(MODELS)}")
+    return study_and_report(MODELS[model](), config, out_dir, style=style, fresh=fresh, progress=progress)
