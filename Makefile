@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/steerbounds derive
 	$(BIN)/steerbounds check-theory
+	$(BIN)/steerbounds reproduce --model toy --out $(OUT)/toy
 
 # The whole test suite (HYPOTHESIS_PROFILE=thorough under CI).
 test: $(STAMP)

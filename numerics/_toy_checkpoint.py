@@ -82,7 +82,9 @@ def save_toy_model(
     directory.mkdir(parents=True, exist_ok=True)
     digest = model_hash(model)
     tensors = {name: np.ascontiguousarray(array) for name, array in _flat_params(model)}
-    save_file(tensors, str(directory / "model.safetensors"), metadata={"format": _FORMAT, "model_hash": digest})
+    # a single metadata entry: safetensors does not keep the order of several, and the file must be reproducible
+    save_file(tensors, str(directory / "model.safetensors"), metadata={"model_hash": digest})
+    (directory / "model.safetensors").chmod(0o644)
     record = {
         "format": _FORMAT,
         "model_hash": digest,

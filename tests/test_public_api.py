@@ -12,7 +12,7 @@ import pytest
 
 import steerbounds
 
-LAYERS = ["steerbounds", "steerbounds.theory", "steerbounds.numerics", "steerbounds.validation"]
+LAYERS = ["steerbounds", "steerbounds.theory", "steerbounds.numerics", "steerbounds.validation", "steerbounds.testing"]
 
 
 def _all_modules() -> list[str]:
@@ -20,7 +20,8 @@ def _all_modules() -> list[str]:
     for layer in LAYERS[1:]:
         package = importlib.import_module(layer)
         names.append(layer)
-        names += [m.name for m in pkgutil.walk_packages(package.__path__, prefix=layer + ".")]
+        if hasattr(package, "__path__"):  # a package: its private modules too
+            names += [m.name for m in pkgutil.walk_packages(package.__path__, prefix=layer + ".")]
     return ["steerbounds", *names]
 
 

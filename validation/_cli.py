@@ -8,14 +8,6 @@ import sys
 from pathlib import Path
 
 
-def _grid(text: str) -> tuple[float, float, float]:
-    try:
-        start, stop, step = (float(x) for x in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected START:STOP:STEP, e.g. -5:5:0.2") from None
-    return start, stop, step
-
-
 def _minilm_readout(args: argparse.Namespace) -> int:
     from steerbounds.numerics import load_encoder
 
@@ -60,10 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", default="toy", choices=["toy", "minilm"], help="model to study (default: toy)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: results/MODEL)")
-    p.add_argument("--behaviour-grid", type=_grid, default=None, metavar="START:STOP:STEP",
-                   help="behaviour coefficients (default -5:5:0.2; minilm -4:4:0.2)")
-    p.add_argument("--helpfulness-grid", type=_grid, default=None, metavar="START:STOP:STEP",
-                   help="helpfulness coefficients (default -10:10:0.25; minilm -4:4:0.2)")
+    p.add_argument("--behaviour-grid", type=float, nargs=3, default=None, metavar=("START", "STOP", "STEP"),
+                   help="behaviour coefficients START, START+STEP, ..., STOP (default -5 5 0.2, minilm -4 4 0.2; "
+                        "must contain 0)")
+    p.add_argument("--helpfulness-grid", type=float, nargs=3, default=None, metavar=("START", "STOP", "STEP"),
+                   help="helpfulness coefficients (default -10 10 0.25, minilm -4 4 0.2; must contain 0)")
     p.add_argument("--layers", type=str, default=None,
                    help="comma-separated layers to steer (default: a band of middle layers)")
     p.add_argument("--chunk-size", type=int, default=None, help="coefficients per saved chunk (default 9; minilm 7)")
@@ -71,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--style", choices=["paper", "slides"], default="paper", help="figure style")
     p.add_argument("--fresh", action="store_true", help="discard finished chunks in OUT/work and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-figures", action="store_true", help="write report.json and report.md only")
     p.set_defaults(func=_reproduce)
 
     p = subparsers.add_parser(
@@ -148,18 +142,19 @@ def _reproduce(args: argparse.Namespace) -> int:
     from ._store import ResumeMismatchError
 
     try:
-        fields = {"seed": args.seed}
+        base = default_config(args.model)
+        fields = {"seed": args.seed, "validation": dataclasses.replace(base.validation, seed=args.seed)}
         if args.layers is not None:
             fields["layers"] = _layers(args.layers)
         if args.behaviour_grid is not None:
-            fields["behaviour_grid"] = args.behaviour_grid
+            fields["behaviour_grid"] = tuple(args.behaviour_grid)
         if args.helpfulness_grid is not None:
-            fields["helpfulness_grid"] = args.helpfulness_grid
+            fields["helpfulness_grid"] = tuple(args.helpfulness_grid)
         if args.chunk_size is not None:
             fields["chunk_size"] = args.chunk_size
-        config = dataclasses.replace(default_config(args.model), **fields)
+        config = dataclasses.replace(base, **fields)
         out = reproduce(config, args.out or Path("results") / args.model, model=args.model, style=args.style,
-                        fresh=args.fresh, progress=not args.no_progress)
+                        fresh=args.fresh, progress=not args.no_progress, figures=not args.no_figures)
     except (ResumeMismatchError, ValueError, ImportError) as e:
         return _error(str(e))
     print(f"wrote {out['json']} and {out['markdown']} ({len(out['figures'])} figure files) in "

@@ -149,7 +149,7 @@ def default_config(model: str) -> StudyConfig:
 
 
 def reproduce(config: StudyConfig, out_dir: str | os.PathLike, *, model: str = "toy", style: str = "paper",
-              fresh: bool = False, progress: bool = True) -> dict[str, Any]:
+              fresh: bool = False, progress: bool = True, figures: bool = True) -> dict[str, Any]:
     """``steerbounds reproduce``: the study of THEORY.md sections 5-6 on an embedded model, analysed and reported.
 
     ``"toy"``: the embedded toy transformer (:func:`toy_inputs`, :func:`run_study`);
@@ -163,7 +163,9 @@ def reproduce(config: StudyConfig, out_dir: str | os.PathLike, *, model: str = "
     if model == "minilm":
         from ._minilm_study import minilm_study_and_report
 
-        return minilm_study_and_report(config, out_dir, style=style, fresh=fresh, progress=progress)
+        return minilm_study_and_report(config, out_dir, style=style, fresh=fresh, progress=progress,
+                                       figures=figures)
     if model not in MODELS:
         raise ValueError(f"model {model!r} is not embedded; choose one of {list(EMBEDDED_MODELS)}")
-    return study_and_report(MODELS[model](), config, out_dir, style=style, fresh=fresh, progress=progress)
+    return study_and_report(MODELS[model](), config, out_dir, style=style, fresh=fresh, progress=progress,
+                            figures=figures)

@@ -229,7 +229,13 @@ def run_study(inputs: StudyInputs, config: StudyConfig, out_dir: str | os.PathLi
     import jax
 
     from steerbounds import __version__
-    from steerbounds.numerics import graphdef_config, load_steering_vectors, model_hash, steering_vectors_from_pairs
+    from steerbounds.numerics import (
+        graphdef_config,
+        last_token_states,
+        load_steering_vectors,
+        model_hash,
+        steering_vectors_from_pairs,
+    )
 
     out_dir = Path(out_dir)
     tick = progress or (lambda label: None)
@@ -275,8 +281,6 @@ def run_study(inputs: StudyInputs, config: StudyConfig, out_dir: str | os.PathLi
         mid = len(layers) // 2
         states = {}
         for layer in (layers[mid], n_layers):
-            from steerbounds.numerics import last_token_states
-
             a = last_token_states(inputs.graphdef, inputs.state, inputs.pairs_aligned_bt,
                                   mask_bt=inputs.pairs_aligned_mask_bt, layers=[layer])[0]
             m = last_token_states(inputs.graphdef, inputs.state, inputs.pairs_misaligned_bt,

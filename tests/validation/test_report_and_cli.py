@@ -63,14 +63,14 @@ def test_cli_errors_are_clear(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["plot", str(tmp_path / "r.json"), "--style", "poster"])
     # Coefficient grids are checked before any model is loaded.
-    assert main(["reproduce", "--out", str(tmp_path), "--behaviour-grid", "0.5:5:0.5"]) == 2
+    assert main(["reproduce", "--out", str(tmp_path), "--behaviour-grid", "0.5", "5", "0.5"]) == 2
     assert "does not contain 0" in capsys.readouterr().err
-    assert main(["reproduce", "--out", str(tmp_path), "--helpfulness-grid", "1:-1:0.5"]) == 2
+    assert main(["reproduce", "--out", str(tmp_path), "--helpfulness-grid", "1", "-1", "0.5"]) == 2
     assert "is empty" in capsys.readouterr().err
     assert main(["reproduce", "--out", str(tmp_path), "--layers", ","]) == 2
     assert "--layers is empty" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["reproduce", "--behaviour-grid", "-5:5"])
+        main(["reproduce", "--behaviour-grid", "-5", "5"])
 
 
 def test_report_needs_distinct_conditions():

@@ -1,0 +1,49 @@
+"""Wall and CPU time of ``steerbounds reproduce`` on the toy model, and of the bundle analysis alone.
+
+Usage: ``.venv/bin/python benchmarks/validation_reproduce.py [--grid paper|small]``.
+The reproduce job must finish within 5 minutes on 2 cores; CPU time is
+reported next to wall time because the cores may be shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+
+from steerbounds.validation import ValidationConfig, analyze_bundle, synthetic_bundle
+from steerbounds.validation._reproduce import reproduce
+from steerbounds.validation._study import StudyConfig
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--grid", choices=["paper", "small"], default="paper")
+    args = parser.parse_args()
+    config = StudyConfig.paper() if args.grid == "paper" else StudyConfig(behaviour_grid=(-5, 5, 1.0),
+                                                                          helpfulness_grid=(-10, 10, 2.0))
+    results = {}
+    with tempfile.TemporaryDirectory() as out:
+        wall, cpu = time.perf_counter(), time.process_time()
+        done = reproduce(config, out, progress=False)
+        results["reproduce_wall_s"] = time.perf_counter() - wall
+        results["reproduce_cpu_s"] = time.process_time() - cpu
+        wall, cpu = time.perf_counter(), time.process_time()
+        reproduce(config, out, progress=False)  # everything resumed from the finished chunks
+        results["resumed_wall_s"] = time.perf_counter() - wall
+        results["resumed_cpu_s"] = time.process_time() - cpu
+        results["n_figure_files"] = len(done["figures"])
+    bundle = synthetic_bundle(seed=0, n_prompts=100, n_questions=100,
+                              behaviour_coefficients=StudyConfig.paper().behaviour_coefficients(),
+                              helpfulness_coefficients=StudyConfig.paper().helpfulness_coefficients())
+    analyze_bundle(bundle, ValidationConfig())  # compile
+    wall, cpu = time.perf_counter(), time.process_time()
+    analyze_bundle(bundle, ValidationConfig())
+    results["analysis_100x51_100x81_wall_s"] = time.perf_counter() - wall
+    results["analysis_100x51_100x81_cpu_s"] = time.process_time() - cpu
+    print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in results.items()}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
