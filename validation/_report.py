@@ -213,9 +213,10 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
         word = {True: "holds", False: "fails"}
         a_fit = f"{_f(fit.get('a'))} ({_f((fit.get('predicted') or {}).get('a'))})" if fit.get("converged") else "n/a"
         cross = tr["measured"]["crossover_c"]
+        measured = f"none for c ≤ {_f(max(tr['grid_c']))}" if cross is None else _f(cross)
         lines.append(f"| `{name}` | {word[v['A1']]} | {word[v['A2']]} | {word[v['A3']]} | {word[v['A4']]} | "
                      f"{cond['T1']['n_checked']} | {v['T1_violations']} | {a_fit} | "
-                     f"{'none in grid' if cross is None else _f(cross)} ({_f(tr['predicted']['c_eff'])}) |")
+                     f"{measured} ({_f(tr['predicted']['c_eff'])}) |")
     lines.append("")
     for name, cond in report["conditions"].items():
         s = cond["sizes"]
