@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from steerbounds.theory._validate import as_float_array, is_concrete
+
 from ._config import TransformerConfig
 from ._model import Transformer, rotary_inverse_frequencies
 
@@ -49,10 +51,6 @@ class Steering(NamedTuple):
     layer_mask_l: jax.Array  # (n_layers + 1,) 1.0 for the layers in S, 0.0 elsewhere
     coefficient: jax.Array  # () the coefficient c (a float32 scalar)
     position_mask_bt: jax.Array | None  # (b, t) where to steer; None: every non-pad position
-
-
-def _is_concrete(x) -> bool:
-    return not isinstance(x, jax.core.Tracer)
 
 
 def _check_layers(layers: Sequence[int], n_layers: int, *, name: str) -> tuple[int, ...]:
@@ -97,7 +95,7 @@ def make_steering(
     layers = _check_layers(layers, n, name="make_steering: layers")
     if not layers:
         raise ValueError("make_steering: layers is empty; give at least one layer index to steer.")
-    v = np.asarray(vector, dtype=np.float64)
+    v = np.asarray(as_float_array("make_steering: vector", vector), dtype=np.float64)  # finite numbers
     if v.ndim == 1:
         v = np.broadcast_to(v, (len(layers), v.shape[0]))
     if v.ndim != 2 or v.shape != (len(layers), d):
@@ -105,8 +103,6 @@ def make_steering(
             f"make_steering: vector has shape {np.shape(vector)}; expected ({d},) or ({len(layers)}, {d}) "
             f"(d_model = {d}, one row per steered layer)."
         )
-    if not np.all(np.isfinite(v)):
-        raise ValueError("make_steering: vector contains NaN or inf; pass a finite direction.")
     norms = np.linalg.norm(v, axis=1)
     if np.any(norms == 0):
         raise ValueError(
@@ -125,8 +121,7 @@ def make_steering(
     for i, layer in enumerate(layers):
         vectors[layer] = v[i]
         mask[layer] = 1.0
-    if not np.isfinite(coefficient):
-        raise ValueError(f"make_steering: coefficient must be finite, got {coefficient!r}.")
+    as_float_array("make_steering: coefficient", coefficient)
     pm = None
     if position_mask_bt is not None:
         pm = jnp.asarray(position_mask_bt)
@@ -171,12 +166,12 @@ def check_tokens(config: TransformerConfig, tokens_bt, mask_bt, *, where: str) -
     if config.positions == "learned" and tokens_bt.shape[1] > config.max_len:
         raise ValueError(f"{where}: sequence length {tokens_bt.shape[1]} exceeds max_len={config.max_len} of the "
                          "learned position table; shorten the input.")
-    if _is_concrete(tokens_bt):
+    if is_concrete(tokens_bt):
         tok = np.asarray(tokens_bt)
         bad = (tok < 0) | (tok >= config.vocab_size)
         if np.any(bad):
             raise ValueError(f"{where}: token id {int(tok[bad][0])} is outside the vocabulary 0..{config.vocab_size - 1}.")
-    if _is_concrete(mask_bt):
+    if is_concrete(mask_bt):
         m = np.asarray(mask_bt)
         if not np.all((m == 0) | (m == 1)):
             raise ValueError(f"{where}: mask_bt must contain only 0/1 (or booleans).")

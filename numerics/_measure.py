@@ -95,6 +95,13 @@ def multiple_choice(logits, correct_ids, option_ids) -> MultipleChoice:
     return MultipleChoice(p_full, p_restricted, correct_full, restricted_argmax == correct_b)
 
 
+def _scaled_norm(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(||x||, max|x|)`` over the last axis, without underflow for tiny vectors."""
+    scale = jnp.max(jnp.abs(x), axis=-1)
+    safe = jnp.where(scale > 0, scale, 1.0)
+    return scale * jnp.linalg.norm(x / safe[..., None], axis=-1), scale
+
+
 class RepresentationChange(NamedTuple):
     """``δ_c = h_c - h`` and ``r = ||δ_c||`` (THEORY.md section 1).
 
@@ -123,7 +130,7 @@ def representation_change(h_cbd, h0_bd) -> RepresentationChange:
     if h_cbd.shape[1:] != h0_bd.shape:
         raise ValueError(f"representation_change: h_cbd {h_cbd.shape} and h0_bd {h0_bd.shape} must agree on (b, d).")
     delta = h_cbd - h0_bd[None]
-    return RepresentationChange(delta, jnp.linalg.norm(delta, axis=-1))
+    return RepresentationChange(delta, _scaled_norm(delta)[0])
 
 
 class A1Margin(NamedTuple):
@@ -143,7 +150,9 @@ def a1_margin(delta_cbd, unembed_vd, aligned_ids, misaligned_ids) -> A1Margin:
     ``delta_cbd`` (..., d) are changes of the final representation,
     ``unembed_vd`` the unembedding rows ``u_t``. Where ``δ = 0`` the direction
     ``δ̂`` does not exist: ``defined_cb`` is False there and the margin is
-    reported as 0.0 (never NaN). T1 applies where the margin is positive.
+    reported as 0.0 (never NaN); XLA flushes subnormal numbers to zero, so a
+    ``δ`` made only of subnormals counts as zero. T1 applies where the margin
+    is positive.
 
     >>> import numpy as np
     >>> u = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
@@ -159,9 +168,10 @@ def a1_margin(delta_cbd, unembed_vd, aligned_ids, misaligned_ids) -> A1Margin:
     plus = token_ids("aligned_ids", aligned_ids, unembed.shape[0])
     minus = token_ids("misaligned_ids", misaligned_ids, unembed.shape[0])
     check_disjoint("aligned_ids", plus, "misaligned_ids", minus)
-    norm = jnp.linalg.norm(delta, axis=-1)
-    defined = norm > 0
-    unit = delta / jnp.where(defined, norm, 1.0)[..., None]
+    _, scale = _scaled_norm(delta)
+    defined = scale > 0
+    scaled = delta / jnp.where(defined, scale, 1.0)[..., None]  # no underflow for tiny δ
+    unit = scaled / jnp.where(defined, jnp.linalg.norm(scaled, axis=-1), 1.0)[..., None]
     proj_plus = unit @ unembed[plus].T
     proj_minus = unit @ unembed[minus].T
     margin = jnp.min(proj_plus, axis=-1) - jnp.max(proj_minus, axis=-1)

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ._params import require_finite_parameters
 from ._forward import Steering, _check_steering, check_tokens, forward_module
 from ._measure import SequenceBehaviour, summarize_scores
 from ._sweep import graphdef_config, last_positions
@@ -73,6 +74,7 @@ def sample_continuations(
     """
     config = graphdef_config(graphdef, state)
     tokens_bt, mask_bt = check_tokens(config, tokens_bt, mask_bt, where="sample_continuations")
+    require_finite_parameters(state)
     _check_steering(config, steering, tokens_bt.shape, where="sample_continuations")
     if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise ValueError(f"sample_continuations: max_new_tokens must be a positive int, got {max_new_tokens!r}.")

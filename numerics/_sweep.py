@@ -28,6 +28,9 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh
 
+from ._params import require_finite_parameters
+from steerbounds.theory._validate import is_concrete
+
 from ._config import TransformerConfig
 from ._forward import (
     Steering,
@@ -297,6 +300,7 @@ def steering_sweep(
     """
     config = graphdef_config(graphdef, state)
     tokens_bt, mask_bt = check_tokens(config, tokens_bt, mask_bt, where="steering_sweep")
+    require_finite_parameters(state)
     _check_steering(config, steering, tokens_bt.shape, where="steering_sweep")
     residual_layers = _check_layers(residual_layers, config.n_layers, name="steering_sweep: residual_layers")
     layers = steered_layers(steering)
@@ -397,7 +401,7 @@ def final_steering_logits(
             f"({logits_bv.shape[1]}, {vector_d.shape[0]}) = (vocabulary of logits_bv, length of vector_d)."
         )
     norm = jnp.linalg.norm(vector_d)
-    if not isinstance(norm, jax.core.Tracer):
+    if is_concrete(norm):
         if not np.isfinite(float(norm)) or float(norm) == 0:
             raise ValueError(f"final_steering_logits: vector_d has norm {float(norm)}; it must be finite and non-zero.")
         if not normalize and abs(float(norm) - 1) > 1e-4:

@@ -14,17 +14,27 @@ from ._alignment import (
     behaviour_expectation as behaviour_expectation,
     guarantee_radius as guarantee_radius,
 )
+from ._expectation import (
+    expected_helpfulness as expected_helpfulness,
+)
 from ._helpfulness import (
     helpfulness as helpfulness,
     helpfulness_curvature as helpfulness_curvature,
     helpfulness_lower_bound as helpfulness_lower_bound,
     helpfulness_second_order as helpfulness_second_order,
 )
+from ._tradeoff import (
+    best_radius as best_radius,
+    efficient_radius as efficient_radius,
+)
 
 __all__ = [
     "alignment_bound",
     "alignment_slope",
     "behaviour_expectation",
+    "best_radius",
+    "efficient_radius",
+    "expected_helpfulness",
     "guarantee_radius",
     "helpfulness",
     "helpfulness_curvature",

@@ -13,7 +13,7 @@ import itertools
 import sympy as sp
 
 from ._statement import Statement, require_zero
-from ._symbols import B0, Delta, eps, eta, logp_minus, logp_plus, m, r, rho, rho0
+from ._symbols import B0, Delta, eps, eta, logp_minus, logp_plus, m, r, rho, rho0, u0
 
 _P_PLUS, _P_MINUS = sp.symbols("P_+ P_-", positive=True)
 _B_R = sp.Symbol("B_r", real=True)  # behaviour expectation at norm r
@@ -80,6 +80,7 @@ def t1() -> Statement:
             "bound": bound,
             "theorem": sp.Ge(sp.sign(r) * (_B_R - bound), 0),
             "log_odds_form": sp.Ge(sp.sign(r) * log_odds_gain, 0),
+            "half_log_odds_bound": u0 + r * Delta / 2,
             "equality": sp.Eq(rho, sp.exp(r * Delta) * rho0),
             "behaviour": sp.tanh((logp_plus - logp_minus) / 2),
             "behaviour_unrestricted": sp.exp(logp_plus) - sp.exp(logp_minus),
@@ -88,6 +89,8 @@ def t1() -> Statement:
         verified=tuple(verified),
         notes=(
             "equality: A+ = {a}, A- = {b} and Delta = <dhat, u_a - u_b> give F(r) = 1",
+            "half_log_odds_bound is the bound on artanh(B_r) = ln(rho_r)/2 given u_0 = artanh(B_0): "
+            "T1 without rounding near B = +-1",
             "behaviour is B evaluated from log P+ and log P- (log space); behaviour_unrestricted is "
             "P+ - P- from log-probabilities normalised over the whole vocabulary",
         ),
@@ -106,14 +109,25 @@ def c1_1() -> Statement:
     require_zero("s_A = (Delta/2)(1 - B_0^2)", series.coeff(r, 1) - slope, verified)
     require_zero("r^2 coefficient = -(Delta^2/4) B_0 (1 - B_0^2)", series.coeff(r, 2) - curvature, verified)
     fit_slope = _KAPPA * Delta / 2
+    x, big_t = sp.Symbol("x", real=True), sp.Symbol("T", real=True)
+    third = sp.diff(sp.tanh(x), x, 3)
+    third_in_t = sp.expand(-2 + 8 * big_t**2 - 6 * big_t**4)
+    require_zero("d^3/dx^3 tanh = -2 + 8 tanh^2 - 6 tanh^4", (third - third_in_t.subs(big_t, sp.tanh(x))).rewrite(sp.exp), verified)
+    critical = [c for c in sp.solve(sp.diff(third_in_t, big_t), big_t) if -1 <= c <= 1] + [-1, 1]
+    peak = max(abs(third_in_t.subs(big_t, c)) for c in critical)
+    if peak != 2:
+        raise AssertionError(f"sup |d^3 tanh| = {peak}, expected 2")
+    verified.append("sup |d^3/dx^3 tanh| = 2 (attained at 0)")
+    remainder = peak / sp.factorial(3) * (sp.Abs(Delta) / 2) ** 3 * sp.Abs(r) ** 3
     return Statement(
         name="C1.1",
         title="linear regime of the alignment bound",
-        assumptions=("as T1", "small r: the remainder is O(r^3)"),
+        assumptions=("as T1", "the remainder is at most remainder_bound = |Delta|^3 |r|^3 / 24 for every r (Lagrange)"),
         results={
             "expansion": sp.Eq(bound, B0 + slope * r + curvature * r**2 + sp.O(r**3)),
             "slope": slope,
             "r2_coefficient": curvature,
+            "remainder_bound": remainder,
             "fit_form": sp.tanh(fit_slope * _C + sp.atanh(B0)),
             "fit_slope": fit_slope,
         },
@@ -138,6 +152,11 @@ def c1_2() -> Statement:
     share = 1 / (1 + rho)
     require_zero("P-/(P+ + P-) = 1/(1 + rho)", share - _P_MINUS / (_P_PLUS + _P_MINUS).subs(_P_PLUS, rho * _P_MINUS), verified)
     share_bound = 1 / (1 + rho0 * sp.exp(r * Delta))
+    require_zero(
+        "log form with rho_0 = e^(2 u_0)",
+        sp.exp(-sp.log(1 + sp.exp(2 * u0 + r * Delta))) - share_bound.subs(rho0, sp.exp(2 * u0)),
+        verified,
+    )
     return Statement(
         name="C1.2",
         title="guaranteed alignment and the misaligned share",
@@ -148,6 +167,7 @@ def c1_2() -> Statement:
             "guarantee": sp.Implies(sp.Ge(r, radius), sp.Ge(_B_R, 1 - eps)),
             "misaligned_share_bound": sp.Le(share, share_bound),
             "misaligned_share_bound_expr": share_bound,
+            "log_misaligned_share_bound": -sp.log(1 + sp.exp(2 * u0 + r * Delta)),
         },
         steps=(
             ("solve tanh(r Delta/2 + artanh B_0) = 1 - eps for r (T1's bound increases in r)", sp.Eq(r, radius)),

@@ -67,6 +67,7 @@ def definition() -> Statement:
             "log_probability": log_prob,
             "competitor_log_probability": competitor,
             "steered": 1 / (1 + _sum(sp.exp(g[l] + X[l]), l)),
+            "steered_log_probability": -sp.log(1 + _sum(sp.exp(g[l] + X[l]), l)),
         },
         verified=tuple(verified),
         notes=("the log forms are evaluated with log-sum-exp, so tiny probabilities keep full precision",),
@@ -217,7 +218,11 @@ def c2_1() -> Statement:
         results={
             "coefficient": -curvature,
             "interval": sp.Tuple(lower, upper),
+            "interval_lower": lower.xreplace({T: weighted}),
+            "interval_upper": upper.xreplace({T: weighted}),
             "interval_iid": sp.Tuple(iid_lower, iid_upper),
+            "interval_iid_lower": iid_lower,
+            "interval_iid_upper": iid_upper,
             "sign_condition": sp.Implies(sp.Ge(p0, sp.Rational(1, 2)), sp.Le(-curvature, 0)),
             "gain_region": gain_region,
             "gain_witness": -one_competitor,
@@ -247,16 +252,31 @@ def c2_2() -> Statement:
     expansion = sp.series(bound, r, 0, 4).removeO()
     require_zero("constant term 1/(1 + a) = p_0 with a = (1 - p_0)/p_0", (1 / (1 + a)).subs(a, (1 - p0) / p0) - p0, verified)
     fit_c = fit.subs(sigma * r, _B * _C).subs(sigma**2 * r**2, _B**2 * _C**2)
+    x = sp.Symbol("x", nonnegative=True)  # sigma^2 r^2 / 2
+    in_x = lambda e: e.subs(r, sp.sqrt(2 * x) / sigma)  # noqa: E731
+    require_zero(
+        "fit - L = a (e^x - 1 - x) / ((1 + a + a x)(1 + a e^x)) with x = sigma^2 r^2/2",
+        in_x(fit - bound) - a * (sp.exp(x) - 1 - x) / ((1 + a + a * x) * (1 + a * sp.exp(x))),
+        verified,
+    )
+    # e^x - 1 - x = x^2 e^theta / 2 <= x^2 e^x / 2 (Lagrange) and both denominators are >= 1 + a.
+    require_zero("a/(1 + a)^2 = p_0 (1 - p_0)", (a / (1 + a) ** 2).subs(a, (1 - p0) / p0) - p0 * (1 - p0), verified)
+    remainder = (a / (1 + a) ** 2 * x**2 * sp.exp(x) / 2).subs(x, sigma**2 * r**2 / 2)
     return Statement(
         name="C2.2",
         title="the paper's fit form",
-        assumptions=("as T2a with Sigma = sigma^2 I", "small r"),
+        assumptions=(
+            "as T2a with Sigma = sigma^2 I",
+            "0 <= fit - L <= remainder_bound = p_0 (1 - p_0) x^2 e^x / 2, x = sigma^2 r^2/2, for every r",
+        ),
         results={
             "expansion": sp.Eq(bound, expansion + sp.O(r**4)),
             "fit_form": fit,
             "fit_form_coefficient": fit_c,
             "restricted_fit_form": sp.Rational(1, 2) * fit_c + sp.Rational(1, 4),
             "width": sp.Eq(_B, sigma * _KAPPA),
+            "remainder": sp.Le(0, fit - bound),
+            "remainder_bound": remainder,
         },
         steps=(("series of 1/(1 + a e^(sigma^2 r^2/2)) at r = 0", sp.Eq(bound, expansion + sp.O(r**4))),),
         verified=tuple(verified),

@@ -16,6 +16,7 @@ t = sp.Symbol("t", real=True)  # position along a segment (Taylor remainders)
 Delta = sp.Symbol("Delta", positive=True)  # A1 margin
 B0 = sp.Symbol("B_0", real=True)  # unsteered behaviour expectation, in (-1, 1)
 rho0 = sp.Symbol("rho_0", positive=True)  # unsteered odds P+/P-
+u0 = sp.Symbol("u_0", real=True)  # artanh(B_0) = ln(rho_0)/2, the unsteered half log-odds
 rho = sp.Symbol("rho", positive=True)  # odds P+/P- at norm r
 eps = sp.Symbol("epsilon", positive=True)  # C1.2 target 1 - epsilon
 eta = sp.Symbol("eta", positive=True)  # C1.3 neutral mass 1 - m >= ... <= eta

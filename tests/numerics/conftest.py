@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from flax import nnx
-from numerics_reference import randomised, small_config
+from numerics_reference import get_model
 
 from steerbounds.numerics import Transformer
 
@@ -16,4 +15,14 @@ def style(request) -> str:
 
 @pytest.fixture(scope="module")
 def model(style) -> Transformer:
-    return randomised(Transformer(small_config(style), rngs=nnx.Rngs(0)))
+    return get_model(style)
+
+
+@pytest.fixture
+def llama() -> Transformer:
+    return get_model("llama")
+
+
+@pytest.fixture
+def gpt2() -> Transformer:
+    return get_model("gpt2")

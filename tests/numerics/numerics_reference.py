@@ -123,3 +123,24 @@ def randomised(model: Transformer, seed: int = 1) -> Transformer:
         noise = jax.random.normal(k, leaf.shape, jnp.float32)
         new.append((leaf + 0.3 * noise).astype(leaf.dtype) if leaf.ndim == 1 else (0.3 * noise).astype(leaf.dtype))
     return nnx.merge(graphdef, jax.tree_util.tree_unflatten(treedef, new))
+
+
+_MODELS: dict[str, Transformer] = {}
+
+
+def get_model(style: str) -> Transformer:
+    """One randomised small model per style and test process."""
+    if style not in _MODELS:
+        _MODELS[style] = randomised(Transformer(small_config(style), rngs=nnx.Rngs(0)))
+    return _MODELS[style]
+
+
+def _jit_forward():
+    import jax
+
+    from steerbounds.numerics import forward
+
+    return jax.jit(forward, static_argnums=0, static_argnames="residual_layers")
+
+
+FWD = _jit_forward()  # one compiled forward shared by every test module of a process

@@ -182,3 +182,13 @@ def test_malformed_files_are_explained(checkpoints, tmp_path):
     (broken2 / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="not a readable safetensors"):
         load_hf_checkpoint(broken2)
+
+
+def test_inspect_checkpoint_command(checkpoints, capsys):
+    from steerbounds.cli import main
+
+    _, folder = checkpoints["llama-gqa"]
+    assert main(["inspect-checkpoint", str(folder)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model_hash"] == model_hash(load_hf_checkpoint(folder))
+    assert report["config"]["n_kv_heads"] == 2 and report["n_params"] > 0

@@ -7,19 +7,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
-from numerics_reference import reference_forward
+from numerics_reference import FWD, get_model, reference_forward
 
 from steerbounds.numerics import (
     default_chunk_size,
     estimate_sweep_bytes,
     final_steering_logits,
-    forward,
     make_steering,
     steering_sweep,
     sweep_coefficients,
 )
 
-FWD = jax.jit(forward, static_argnums=0, static_argnames="residual_layers")
 TOKENS = np.array([[3, 7, 1, 9, 4, 2], [5, 5, 8, 0, 11, 6], [1, 2, 3, 4, 5, 6]])
 MASK = np.array([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1]])
 COEFS = np.linspace(-4.0, 4.0, 9)
@@ -40,8 +38,9 @@ def test_zero_coefficient_reproduces_unsteered_logits(model):
     assert np.abs(np.asarray(out.logits_cbv[0] - out.logits_cbv[1])).max() > 1e-3
 
 
-@pytest.mark.parametrize("layers", [[0], [1, 2], [2, 3], [3]])
-def test_cached_sweep_equals_uncached_and_forward(model, layers):
+@pytest.mark.parametrize(("style", "layers"), [("llama", [0]), ("gpt2", [1, 2]), ("llama", [2, 3]), ("gpt2", [3])])
+def test_cached_sweep_equals_uncached_and_forward(style, layers):
+    model = get_model(style)
     graphdef, state = nnx.split(model)
     cfg = model.config
     steering = make_steering(cfg, _vector(cfg, 1), layers)
@@ -59,29 +58,30 @@ def test_cached_sweep_equals_uncached_and_forward(model, layers):
     np.testing.assert_allclose(np.asarray(cached.residuals_clbd[7, 3]), ref_h[:, -1], rtol=1e-4, atol=1e-4)
 
 
-def test_wrong_prefix_boundary_is_caught(model):
+def test_wrong_prefix_boundary_is_caught(llama):
     """Planted bug: a prefix that ends after the first steered layer skips its steering; the comparison sees it."""
-    graphdef, state = nnx.split(model)
-    cfg = model.config
+    graphdef, state = nnx.split(llama)
+    cfg = llama.config
     steering = make_steering(cfg, _vector(cfg, 2), [1, 2])
     args = (graphdef, state, jnp.asarray(TOKENS), jnp.asarray(MASK), steering, jnp.asarray(COEFS, jnp.float32))
-    right = sweep_coefficients(*args, first_layer=1)
-    wrong = sweep_coefficients(*args, first_layer=2)
+    sweep = jax.jit(sweep_coefficients, static_argnums=0, static_argnames=("first_layer", "chunk_size"))
+    right = sweep(*args, first_layer=1, chunk_size=4)
+    wrong = sweep(*args, first_layer=2, chunk_size=4)
     assert np.abs(np.asarray(right.logits_cbv - wrong.logits_cbv)).max() > 1e-3
 
 
-def test_chunking_does_not_change_results(model):
-    graphdef, state = nnx.split(model)
-    steering = make_steering(model.config, _vector(model.config, 3), [1])
+def test_chunking_does_not_change_results(gpt2):
+    graphdef, state = nnx.split(gpt2)
+    steering = make_steering(gpt2.config, _vector(gpt2.config, 3), [1])
     whole = steering_sweep(graphdef, state, TOKENS, steering, COEFS, mask_bt=MASK, chunk_size=len(COEFS))
-    for chunk in (1, 2, 5):
+    for chunk in (2,):  # 9 = 4 chunks of 2 and a remainder of 1
         part = steering_sweep(graphdef, state, TOKENS, steering, COEFS, mask_bt=MASK, chunk_size=chunk)
         np.testing.assert_allclose(np.asarray(part.logits_cbv), np.asarray(whole.logits_cbv), rtol=1e-6, atol=1e-6)
 
 
-def test_position_mask_restricts_steering(model):
-    graphdef, state = nnx.split(model)
-    cfg = model.config
+def test_position_mask_restricts_steering(llama):
+    graphdef, state = nnx.split(llama)
+    cfg = llama.config
     only_first = np.zeros_like(MASK)
     only_first[:, 0] = 1  # position 0 is padding in rows 0 and 2: nothing steered there
     steering = make_steering(cfg, _vector(cfg), [1], position_mask_bt=only_first)
@@ -130,10 +130,10 @@ def test_memory_estimate_and_default_chunk():
         (np.array([1.0]), dict(residual_layers=(11,)), "unknown layer index 11"),
     ],
 )
-def test_bad_sweep_input_is_explained(model, coefs, kwargs, match):
-    steering = make_steering(model.config, _vector(model.config), [1])
+def test_bad_sweep_input_is_explained(gpt2, coefs, kwargs, match):
+    steering = make_steering(gpt2.config, _vector(gpt2.config), [1])
     with pytest.raises(ValueError, match=match):
-        steering_sweep(*nnx.split(model), TOKENS, steering, coefs, mask_bt=MASK, **kwargs)
+        steering_sweep(*nnx.split(gpt2), TOKENS, steering, coefs, mask_bt=MASK, **kwargs)
 
 
 def test_bad_analytic_input_is_explained():
@@ -141,3 +141,12 @@ def test_bad_analytic_input_is_explained():
         final_steering_logits(jnp.zeros((1, 3)), jnp.ones((3, 2)), jnp.zeros(2), jnp.ones(2))
     with pytest.raises(ValueError, match="unembed_vd has shape"):
         final_steering_logits(jnp.zeros((1, 3)), jnp.ones((4, 2)), jnp.ones(2), jnp.ones(2))
+
+
+def test_nan_weights_are_named(gpt2):
+    graphdef, state = nnx.split(gpt2)
+    broken = jax.tree_util.tree_map(lambda x: x, state)
+    broken["blocks"][1]["mlp"]["fc_in"]["kernel"][...] = state["blocks"][1]["mlp"]["fc_in"]["kernel"][...].at[0, 0].set(np.nan)
+    steering = make_steering(gpt2.config, _vector(gpt2.config), [1])
+    with pytest.raises(ValueError, match="blocks.1.mlp.fc_in.kernel.*NaN"):
+        steering_sweep(graphdef, broken, TOKENS, steering, COEFS, mask_bt=MASK)

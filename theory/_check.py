@@ -1,0 +1,161 @@
+"""``steerbounds check-theory``: every statement tested on random and adversarial instances.
+
+Each check fills :class:`Row` objects: how many instances were tried, the
+worst slack (the smallest value of ``claimed side - other side``, which must
+not fall below ``-tolerance``) and the violations. Kinds of rows:
+
+* ``rigorous`` - an inequality that must hold exactly (up to float64 rounding);
+* ``numerical`` - an inequality involving ``E[H_r]``, computed by
+  Gauss-Hermite quadrature (allowed ten times its error estimate) or by
+  Monte Carlo (allowed six standard errors);
+* ``expansion`` - a symbolic expansion against mpmath at 40 digits: the error
+  must shrink at the claimed order;
+* ``reference`` - a JAX function against a plain numpy (or mpmath) reference;
+* ``planted`` - a deliberately wrong bound (``theory/_planted.py``); the row
+  passes when the check catches it (at least one violation).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+DEFAULT_INSTANCES = 100_000
+
+
+@dataclass
+class Row:
+    """The outcome of one check."""
+
+    statement: str  # THEORY.md name
+    check: str  # what was checked, in a few words
+    kind: str  # rigorous, statistical, expansion, reference or planted
+    instances: int = 0  # instances tried
+    violations: int = 0  # instances where slack < -tolerance (or not finite)
+    worst_slack: float = math.inf  # smallest slack seen
+    details: dict = field(default_factory=dict)  # extra figures (tightness, cases found)
+
+    def add(self, slack, tolerance=0.0) -> None:
+        """Record instances with their slacks; NaN slacks count as violations."""
+        slack = np.asarray(slack, dtype=np.float64).ravel()
+        if slack.size == 0:
+            return
+        tolerance = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), slack.shape)
+        self.instances += slack.size
+        self.violations += int(np.count_nonzero(~(slack >= -tolerance)))
+        finite = slack[~np.isnan(slack)]
+        low = float(finite.min()) if finite.size else -math.inf
+        self.worst_slack = min(self.worst_slack, low) if finite.size == slack.size else -math.inf
+
+    def note_max(self, key: str, value) -> None:
+        """Keep the largest value seen under ``details[key]``."""
+        value = float(np.max(value)) if np.size(value) else -math.inf
+        self.details[key] = max(self.details.get(key, -math.inf), value)
+
+    @property
+    def ok(self) -> bool:
+        if self.kind == "planted":
+            return self.violations > 0
+        return self.violations == 0 and self.instances > 0
+
+
+class Rows:
+    """An ordered collection of rows, created on first use."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str], Row] = {}
+
+    def __call__(self, statement: str, check: str, kind: str) -> Row:
+        key = (statement, check)
+        if key not in self._rows:
+            self._rows[key] = Row(statement, check, kind)
+        return self._rows[key]
+
+    def __iter__(self):
+        return iter(self._rows.values())
+
+
+@dataclass(frozen=True)
+class Task:
+    """A check split into chunks: ``run(rng, n, rows)`` is called once per chunk."""
+
+    name: str
+    run: Callable[[np.random.Generator, int, Rows], None]
+    chunk: int  # instances per chunk
+    share: float  # fraction of the requested instance count
+
+
+def tasks() -> list[Task]:
+    from . import _check_alignment, _check_helpfulness, _check_reference
+
+    return [*_check_alignment.TASKS, *_check_helpfulness.TASKS, *_check_reference.TASKS]
+
+
+def run_checks(*, instances: int = DEFAULT_INSTANCES, seed: int = 0, progress: bool = True) -> tuple[list[Row], float]:
+    """Run every check; return the rows and the wall time in seconds."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    from tqdm.auto import tqdm
+
+    if instances < 1:
+        raise ValueError(f"instances must be positive, got {instances}")
+    start = time.perf_counter()
+    rows = Rows()
+    plan = []
+    for index, task in enumerate(tasks()):
+        # Equal chunks (at least the requested share in all) keep array shapes, hence compilations, few.
+        total = max(1, math.ceil(instances * task.share))
+        count = math.ceil(total / task.chunk)
+        chunks = [math.ceil(total / count)] * count
+        plan.append((index, task, chunks))
+    bar = tqdm(total=sum(len(c) for _, _, c in plan), disable=not progress, unit="chunk", desc="check-theory")
+    for index, task, chunks in plan:
+        rng = np.random.default_rng([seed, index])
+        bar.set_postfix_str(task.name)
+        for n in chunks:
+            task.run(rng, n, rows)
+            bar.update()
+    bar.close()
+    return list(rows), time.perf_counter() - start
+
+
+def format_table(rows: list[Row], seconds: float) -> str:
+    """The report as an aligned text table."""
+    header = ("statement", "check", "kind", "instances", "worst slack", "violations", "status")
+    body = []
+    for row in rows:
+        status = "ok" if row.ok else "FAIL"
+        if row.kind == "planted":
+            status = "caught" if row.ok else "NOT CAUGHT"
+        extra = " ".join(f"{k}={v:.3g}" for k, v in row.details.items())
+        body.append((row.statement, row.check + (f" [{extra}]" if extra else ""), row.kind, f"{row.instances:,}",
+                     f"{row.worst_slack:.3g}", str(row.violations), status))
+    widths = [max(len(r[c]) for r in [header, *body]) for c in range(len(header))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in [header, *body]]
+    failed = [r for r in rows if not r.ok]
+    lines.append(f"\n{len(rows)} checks in {seconds:.1f} s; " + ("all passed" if not failed else f"{len(failed)} FAILED"))
+    return "\n".join(lines)
+
+
+def to_json(rows: list[Row], seconds: float, *, instances: int, seed: int) -> dict:
+    """The report as a JSON-serialisable dict."""
+
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+
+    return {
+        "instances_requested": instances,
+        "seed": seed,
+        "seconds": round(seconds, 3),
+        "passed": all(r.ok for r in rows),
+        "rows": [clean(asdict(r)) | {"ok": r.ok} for r in rows],
+    }
