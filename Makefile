@@ -24,5 +24,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
+# Sweep benchmark (benchmarks/sweep.py): ours against transformers with forward hooks, GPT-2 small shape.
+# Writes $(OUT)/bench/sweep.json; bench-small is the one-minute smoke configuration.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/sweep.py --out $(OUT)/bench/sweep.json
+
+bench-small: $(STAMP)
+	$(BIN)/python benchmarks/sweep.py --small --out $(OUT)/bench/sweep-small.json
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -27,6 +27,8 @@ from ._sweep import default_chunk_size as default_chunk_size
 from ._sweep import final_steering_logits as final_steering_logits
 from ._sweep import last_positions as last_positions
 from ._sweep import graphdef_config as graphdef_config
+from ._shard import sweep_mesh as sweep_mesh
+from ._analytic import final_steering_behaviour as final_steering_behaviour
 from ._params import model_hash as model_hash
 from ._params import check_finite_parameters as check_finite_parameters
 from ._hf import load_hf_checkpoint as load_hf_checkpoint
@@ -123,6 +125,7 @@ __all__ = [
     "embed_texts",
     "encoder_forward",
     "estimate_sweep_bytes",
+    "final_steering_behaviour",
     "final_steering_logits",
     "first_token_behaviour",
     "forward",
@@ -162,6 +165,7 @@ __all__ = [
     "steering_vectors_from_pairs",
     "summarize_scores",
     "sweep_coefficients",
+    "sweep_mesh",
     "tokenize",
     # the toy world and model
     "MCQuestion",

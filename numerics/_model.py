@@ -105,6 +105,12 @@ def _rotate(x_bthd: jax.Array, cos_bth: jax.Array, sin_bth: jax.Array) -> jax.Ar
     return out.astype(x_bthd.dtype)
 
 
+def _rows(x_bt_, index_bq: jax.Array) -> jax.Array:
+    """``x[i, index[i, j]]`` along the time axis (axis 1), keeping the trailing axes."""
+    index = jnp.reshape(index_bq, index_bq.shape + (1,) * (x_bt_.ndim - 2))
+    return jnp.take_along_axis(x_bt_, index, axis=1)
+
+
 class Attention(nnx.Module):
     """Causal multi-head attention with grouped key/value heads."""
 
@@ -120,20 +126,39 @@ class Attention(nnx.Module):
         self.v = Linear(d, config.n_kv_heads * hd, std=std, **kw)
         self.o = Linear(config.n_heads * hd, d, std=out_std, **kw)
 
-    def __call__(self, x_btd: jax.Array, cos_bth: jax.Array, sin_bth: jax.Array, allowed_btt: jax.Array) -> jax.Array:
+    def __call__(
+        self,
+        x_btd: jax.Array,
+        cos_bth: jax.Array,
+        sin_bth: jax.Array,
+        allowed_btt: jax.Array,
+        query_bq: jax.Array | None = None,
+    ) -> jax.Array:
+        """Attention output at every position, or only at the positions ``query_bq`` (b, q) when given.
+
+        Keys and values always cover every position; restricting the queries
+        (e.g. to the last token) skips the query, output and MLP work elsewhere.
+        """
         b, t, _ = x_btd.shape
         kv, g, hd = self.n_kv_heads, self.n_heads // self.n_kv_heads, self.head_size
-        q = self.q(x_btd).reshape(b, t, self.n_heads, hd)
+        x_bqd, cos_bqh, sin_bqh, allowed_bqt = x_btd, cos_bth, sin_bth, allowed_btt
+        if query_bq is not None:
+            x_bqd = _rows(x_btd, query_bq)
+            allowed_bqt = _rows(allowed_btt, query_bq)
+            if self.rotary:
+                cos_bqh, sin_bqh = _rows(cos_bth, query_bq), _rows(sin_bth, query_bq)
+        nq = x_bqd.shape[1]
+        q = self.q(x_bqd).reshape(b, nq, self.n_heads, hd)
         k = self.k(x_btd).reshape(b, t, kv, hd)
         v = self.v(x_btd).reshape(b, t, kv, hd)
         if self.rotary:
-            q = _rotate(q, cos_bth, sin_bth)
+            q = _rotate(q, cos_bqh, sin_bqh)
             k = _rotate(k, cos_bth, sin_bth)
-        q = q.reshape(b, t, kv, g, hd)
+        q = q.reshape(b, nq, kv, g, hd)
         scores = jnp.einsum("btkgh,bskh->bkgts", q, k, preferred_element_type=jnp.float32) / math.sqrt(hd)
-        scores = jnp.where(allowed_btt[:, None, None, :, :], scores, jnp.finfo(jnp.float32).min)
+        scores = jnp.where(allowed_bqt[:, None, None, :, :], scores, jnp.finfo(jnp.float32).min)
         probs = jax.nn.softmax(scores, axis=-1).astype(self.dtype)
-        out = jnp.einsum("bkgts,bskh->btkgh", probs, v).reshape(b, t, self.n_heads * hd)
+        out = jnp.einsum("bkgts,bskh->btkgh", probs, v).reshape(b, nq, self.n_heads * hd)
         return self.o(out)
 
 
@@ -169,9 +194,18 @@ class Block(nnx.Module):
         self.norm2 = Norm(config)
         self.mlp = MLP(config, rngs=rngs)
 
-    def __call__(self, x_btd: jax.Array, cos_bth: jax.Array, sin_bth: jax.Array, allowed_btt: jax.Array) -> jax.Array:
-        x_btd = x_btd + self.attn(self.norm1(x_btd), cos_bth, sin_bth, allowed_btt)
-        return x_btd + self.mlp(self.norm2(x_btd))
+    def __call__(
+        self,
+        x_btd: jax.Array,
+        cos_bth: jax.Array,
+        sin_bth: jax.Array,
+        allowed_btt: jax.Array,
+        query_bq: jax.Array | None = None,
+    ) -> jax.Array:
+        """The block's output at every position, or (b, q, d) at the positions ``query_bq`` only."""
+        x_bqd = x_btd if query_bq is None else _rows(x_btd, query_bq)
+        x_bqd = x_bqd + self.attn(self.norm1(x_btd), cos_bth, sin_bth, allowed_btt, query_bq)
+        return x_bqd + self.mlp(self.norm2(x_bqd))
 
 
 class Transformer(nnx.Module):

@@ -9,10 +9,13 @@ axes, composed by :func:`sweep_coefficients`:
   wherever ``S`` says), the final norm and the unembedding at the last token:
   it is ``jax.vmap``-ed over ``c`` and run in chunks of ``chunk_size``
   coefficients (``jax.lax.map`` with ``batch_size``), so that memory grows
-  with the chunk, not with the whole sweep.
+  with the chunk, not with the whole sweep. The vmapped coefficient axis
+  folds into the rows of every matrix product (``c * b * t`` rows), and the
+  last block computes its queries, attention output and MLP at the last token
+  only (its keys and values still cover every position).
 
-Both are pure in ``(state, tokens, mask, steering, coefficients)``, so the
-prompt and coefficient axes can be sharded with ``jax.sharding``.
+Both are pure in ``(state, tokens, mask, steering, coefficients)``; ``_shard.py``
+shards the prompt and coefficient axes over a device mesh (``mesh=``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.sharding import Mesh
 
 from ._params import require_finite_parameters
 from steerbounds.theory._validate import is_concrete
@@ -42,8 +46,13 @@ from ._forward import (
     steered_layers,
 )
 from ._model import Transformer
+from steerbounds.theory._validate import token_ids as check_token_ids
 
-_DEFAULT_BUDGET = 1 << 30  # bytes, when the device does not report its memory
+_DEFAULT_BUDGET = 1 << 30  # bytes, when an accelerator does not report its memory
+# On CPU the chunk is limited for speed, not memory: once a chunk's activations grow past a few hundred MB the
+# elementwise work between the matrix products runs from main memory instead of cache (GPT-2 small, 32 x 64
+# tokens: 4 coefficients at once cost 30% more CPU time than one at a time).
+_CPU_BUDGET = 256 << 20
 
 
 class SweepOutput(NamedTuple):
@@ -72,6 +81,23 @@ def _at(x_btd: jax.Array, last_b: jax.Array) -> jax.Array:
     return jnp.take_along_axis(x_btd, last_b[:, None, None], axis=1)[:, 0, :]
 
 
+def _steer_last(x_bd: jax.Array, steering: Steering, layer: int, where_b: jax.Array) -> jax.Array:
+    """``_add_steering`` at the last token of each prompt only (``where_b``: is it steered)."""
+    amount = steering.coefficient * steering.layer_mask_l[layer]
+    add = amount * where_b[:, None].astype(jnp.float32) * steering.vectors_ld[layer][None, :]
+    return x_bd + add.astype(x_bd.dtype)
+
+
+def _prefix(
+    model: Transformer, tokens_bt: jax.Array, ctx: _Context, *, stop: int, collect: tuple[int, ...]
+) -> tuple[jax.Array, dict[int, jax.Array]]:
+    """Embedding and blocks ``0 .. stop - 1`` unsteered; the residuals after ``collect`` at the last tokens."""
+    last_b = last_positions(ctx.mask_bt)
+    x0 = _embed(model, tokens_bt, ctx)
+    x_btd, early_btd = _run_blocks(model, x0, ctx, None, 0, stop, collect)
+    return x_btd, {layer: _at(x, last_b) for layer, x in early_btd.items()}
+
+
 def _suffix(
     model: Transformer,
     x_btd: jax.Array,
@@ -86,22 +112,37 @@ def _suffix(
     residual_layers: tuple[int, ...],
     cached_lbd: dict[int, jax.Array],
 ) -> SweepOutput:
-    """From the residual stream before block ``start`` to the outputs; ``pending``: a layer whose steering is still to add."""
+    """From the residual stream before block ``start`` to the outputs; ``pending``: a layer whose steering is still to add.
+
+    Blocks ``start .. n - 2`` run at every position (their keys and values are
+    needed downstream); the last block runs its queries, attention output and
+    MLP at the last token only, since nothing after it looks at other positions.
+    """
     n = model.config.n_layers
     steering = steering._replace(coefficient=coefficient)
+    b = x_btd.shape[0]
     last_b = last_positions(ctx.mask_bt)
+    where_b = ctx.mask_bt[jnp.arange(b), last_b]
+    if steering.position_mask_bt is not None:
+        where_b = where_b & steering.position_mask_bt[jnp.arange(b), last_b]
     collected = dict(cached_lbd)
     if pending is not None:
         x_btd = _add_steering(x_btd, steering, pending, ctx)
         if pending in residual_layers:
             collected[pending] = _at(x_btd, last_b)
-    x_btd, full = _run_blocks(model, x_btd, ctx, steering, start, n, tuple(layer for layer in residual_layers if layer >= start))
-    collected.update({layer: _at(x, last_b) for layer, x in full.items()})
-    x_bd = _at(x_btd, last_b)
-    pm_b = ctx.mask_bt[jnp.arange(x_bd.shape[0]), last_b]
-    if steering.position_mask_bt is not None:
-        pm_b = pm_b & steering.position_mask_bt[jnp.arange(x_bd.shape[0]), last_b]
-    logits_bv, h_bd = _final(model, x_bd, steering, None, pm_b)
+    if start < n:
+        full_stop = n - 1
+        x_btd, full = _run_blocks(
+            model, x_btd, ctx, steering, start, full_stop, tuple(layer for layer in residual_layers if layer >= start)
+        )
+        collected.update({layer: _at(x, last_b) for layer, x in full.items()})
+        x_bd = model.blocks[n - 1](x_btd, ctx.cos_bth, ctx.sin_bth, ctx.allowed_btt, last_b[:, None])[:, 0, :]
+        x_bd = _steer_last(x_bd, steering, n - 1, where_b)
+        if n - 1 in residual_layers:
+            collected[n - 1] = x_bd
+    else:
+        x_bd = _at(x_btd, last_b)
+    logits_bv, h_bd = _final(model, x_bd, steering, None, where_b)
     collected[n] = h_bd
     residuals = jnp.stack([collected[layer] for layer in residual_layers]) if residual_layers else None
     return SweepOutput(logits_bv if return_logits else None, h_bd if return_h else None, residuals)
@@ -147,22 +188,14 @@ def sweep_coefficients(
     n = model.config.n_layers
     mask_bt = mask_bt.astype(bool)
     ctx = _context(model.config, mask_bt)
-    last_b = last_positions(mask_bt)
-    x0 = _embed(model, tokens_bt, ctx)
     kw = dict(return_logits=return_logits, return_h=return_h, residual_layers=residual_layers)
-    if cache_prefix:
-        stop = min(first_layer + 1, n)
-        early = tuple(layer for layer in residual_layers if layer < first_layer)
-        x_prefix, early_btd = _run_blocks(model, x0, ctx, None, 0, stop, early)
-        cached = {layer: _at(x, last_b) for layer, x in early_btd.items()}
-        pending = first_layer if first_layer < n else None
+    stop = min(first_layer + 1, n) if cache_prefix else 0
+    early = tuple(layer for layer in residual_layers if layer < first_layer) if cache_prefix else ()
+    x_prefix, cached = _prefix(model, tokens_bt, ctx, stop=stop, collect=early)
+    pending = first_layer if cache_prefix and first_layer < n else None
 
-        def one(c):
-            return _suffix(model, x_prefix, ctx, steering, c, start=stop, pending=pending, cached_lbd=cached, **kw)
-    else:
-
-        def one(c):
-            return _suffix(model, x0, ctx, steering, c, start=0, pending=None, cached_lbd={}, **kw)
+    def one(c):
+        return _suffix(model, x_prefix, ctx, steering, c, start=stop, pending=pending, cached_lbd=cached, **kw)
 
     coefficients_c = jnp.asarray(coefficients_c, jnp.float32)
     if chunk_size is None or chunk_size >= coefficients_c.shape[0]:
@@ -198,8 +231,10 @@ def default_chunk_size(
     """How many coefficients to vmap at once so that a chunk fits ``memory_budget_bytes``.
 
     The default budget is a quarter of the device memory still free (from
-    ``jax.devices()[0].memory_stats()``) or 1 GiB where the device does not
-    report it (CPU). The result lies in ``1 .. n_coefficients``.
+    ``jax.devices()[0].memory_stats()``), 1 GiB on an accelerator that does
+    not report it, and 256 MiB on CPU, where larger chunks are slower (their
+    activations fall out of cache) rather than too big. The result lies in
+    ``1 .. n_coefficients``.
 
     >>> cfg = TransformerConfig.gpt2_style(vocab_size=100, d_model=8, n_layers=2, n_heads=2)
     >>> default_chunk_size(cfg, 4, 16, 41, memory_budget_bytes=10**9)
@@ -208,8 +243,11 @@ def default_chunk_size(
     1
     """
     if memory_budget_bytes is None:
-        stats = jax.devices()[0].memory_stats() or {}
-        if "bytes_limit" in stats:
+        device = jax.devices()[0]
+        stats = device.memory_stats() or {}
+        if device.platform == "cpu":
+            memory_budget_bytes = _CPU_BUDGET
+        elif "bytes_limit" in stats:
             memory_budget_bytes = (stats["bytes_limit"] - stats.get("bytes_in_use", 0)) // 4
         else:
             memory_budget_bytes = _DEFAULT_BUDGET
@@ -238,6 +276,7 @@ def steering_sweep(
     chunk_size: int | None = None,
     memory_budget_bytes: int | None = None,
     cache_prefix: bool = True,
+    mesh: Mesh | None = None,
 ) -> SweepOutput:
     """Sweep the steering coefficient: last-token outputs for every ``c`` and prompt.
 
@@ -249,6 +288,13 @@ def steering_sweep(
     (shape (c, l, b, d)). The unsteered prefix is computed once (prefix
     caching); coefficients run ``chunk_size`` at a time, by default as many as
     fit :func:`default_chunk_size`. Compiled once per shape and option set.
+
+    ``mesh`` (a ``jax.sharding.Mesh`` with axes ``"coefficients"`` and/or
+    ``"prompts"``, see :func:`sweep_mesh`) shards the sweep across devices:
+    each device sweeps its block of coefficients over its block of prompts
+    (prefix caching and chunking per device, ``chunk_size`` per device), and
+    the outputs come back sharded the same way. Without a mesh the sweep runs
+    on the default device.
 
     >>> import jax.numpy as jnp
     >>> from flax import nnx
@@ -277,10 +323,28 @@ def steering_sweep(
     if not (return_logits or return_h or residual_layers):
         raise ValueError("steering_sweep: nothing requested; set return_logits, return_h or residual_layers.")
     b, t = tokens_bt.shape
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"steering_sweep: chunk_size must be a positive int, got {chunk_size!r}.")
+    static = dict(
+        first_layer=layers[0],
+        return_logits=return_logits,
+        return_h=return_h,
+        residual_layers=residual_layers,
+        cache_prefix=cache_prefix,
+    )
+    if mesh is not None:
+        from ._shard import run_sharded_sweep
+
+        if chunk_size is None:
+            chunk_size = lambda b_local, c_local: default_chunk_size(  # noqa: E731
+                config, b_local, t, c_local, memory_budget_bytes=memory_budget_bytes
+            )
+        return run_sharded_sweep(
+            graphdef, state, np.asarray(tokens_bt), np.asarray(mask_bt), steering, coefficients_c,
+            mesh=mesh, chunk_size=chunk_size, **static,
+        )
     if chunk_size is None:
         chunk_size = default_chunk_size(config, b, t, coefficients_c.size, memory_budget_bytes=memory_budget_bytes)
-    elif not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"steering_sweep: chunk_size must be a positive int, got {chunk_size!r}.")
     return _SWEEP(
         graphdef,
         state,
@@ -288,12 +352,8 @@ def steering_sweep(
         mask_bt,
         steering,
         jnp.asarray(coefficients_c, jnp.float32),
-        first_layer=layers[0],
-        return_logits=return_logits,
-        return_h=return_h,
-        residual_layers=residual_layers,
         chunk_size=min(chunk_size, coefficients_c.size),
-        cache_prefix=cache_prefix,
+        **static,
     )
 
 
@@ -312,18 +372,28 @@ def graphdef_config(graphdef: nnx.GraphDef, state: nnx.State) -> TransformerConf
     return model.config
 
 
-def final_steering_logits(logits_bv, unembed_vd, vector_d, coefficients_c, *, normalize: bool = True) -> jax.Array:
+def final_steering_logits(
+    logits_bv, unembed_vd, vector_d, coefficients_c, *, normalize: bool = True, token_ids=None, mesh: Mesh | None = None
+) -> jax.Array:
     """Final-layer steering without a forward pass: ``z_c = z + c (U v)`` (THEORY.md section 1).
 
     Adding ``c v`` to the final representation ``h`` changes the logits by
     ``c U v`` exactly (``δ = c v``, ``r = |c|``); the bias is unchanged.
-    Returns shape (c, b, v). ``v`` is normalised to unit norm unless
-    ``normalize=False`` (then it must already have unit norm).
+    Returns shape (c, b, v), or (c, b, k) at the ``k`` tokens ``token_ids``
+    (e.g. the behaviour sets A+ and A-, or the options of a question): the
+    restriction is what makes sweeps of thousands of coefficients over
+    thousands of prompts cheap, since only ``U`` at those rows is used. ``v``
+    is normalised to unit norm unless ``normalize=False`` (then it must already
+    have unit norm). ``mesh`` (see :func:`sweep_mesh`) shards the output over
+    its coefficient and prompt axes.
 
     >>> import jax.numpy as jnp
     >>> z = final_steering_logits(jnp.zeros((1, 2)), jnp.eye(2), jnp.array([3.0, 4.0]), jnp.array([0.0, 10.0]))
     >>> z[1].round(4).tolist()
     [[6.0, 8.0]]
+    >>> final_steering_logits(jnp.zeros((1, 2)), jnp.eye(2), jnp.array([3.0, 4.0]), jnp.array([10.0]),
+    ...                       token_ids=[1]).tolist()
+    [[[8.0]]]
     """
     logits_bv = jnp.asarray(logits_bv)
     unembed_vd = jnp.asarray(unembed_vd)
@@ -345,6 +415,17 @@ def final_steering_logits(logits_bv, unembed_vd, vector_d, coefficients_c, *, no
             raise ValueError(f"final_steering_logits: vector_d has norm {float(norm)}; it must be finite and non-zero.")
         if not normalize and abs(float(norm) - 1) > 1e-4:
             raise ValueError(f"final_steering_logits: normalize=False but |vector_d| = {float(norm)}, not 1.")
+    if token_ids is not None:
+        ids = check_token_ids("final_steering_logits: token_ids", token_ids, logits_bv.shape[1])
+        logits_bv, unembed_vd = logits_bv[:, ids], unembed_vd[ids]
     v = vector_d / norm if normalize else vector_d
     uv_v = unembed_vd @ v
+    if mesh is None:
+        return _shift(logits_bv, uv_v, coefficients_c)
+    from ._shard import sharded_final
+
+    return sharded_final(_shift, logits_bv, uv_v, coefficients_c, mesh=mesh)
+
+
+def _shift(logits_bv: jax.Array, uv_v: jax.Array, coefficients_c: jax.Array) -> jax.Array:
     return logits_bv[None, :, :] + coefficients_c[:, None, None] * uv_v[None, None, :]
