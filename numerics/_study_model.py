@@ -50,33 +50,38 @@ OPTION_LABELS = ("A", "B", "C", "D")
 
 
 def log_softmax(logits, axis: int = -1) -> np.ndarray:
-    """Log-probabilities ``z - logsumexp(z)`` in float64 along ``axis`` (never ``log(softmax)``).
+    r"""Log-probabilities in float64 along ``axis``, shifted by the maximum (never ``log(softmax)``).
 
-    .. math:: \\log p_i = z_i - \\log \\sum_j e^{z_j}
+    .. math:: \log p_i = (z_i - m) - \log \sum_j e^{z_j - m}, \quad m = \max_j z_j
 
     >>> log_softmax(np.array([0.0, 0.0])).round(6).tolist()
     [-0.693147, -0.693147]
     >>> bool(np.isfinite(log_softmax(np.array([0.0, -2000.0]))).all())  # no underflow to log(0)
     True
     """
-    from scipy.special import logsumexp  # scipy's import costs 0.3 s; most numerics never need it
+    from scipy.special import log_softmax as scipy_log_softmax  # scipy costs 0.3 s to import: only when needed
 
-    z = np.asarray(logits, dtype=np.float64)
-    return z - logsumexp(z, axis=axis, keepdims=True)
+    return scipy_log_softmax(np.asarray(logits, dtype=np.float64), axis=axis)
 
 
 def candidate_log_probs(logits_cbv, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Full-vocabulary log-probabilities at the token ``ids`` and their maximum over the vocabulary.
+    r"""Full-vocabulary log-probabilities at the token ``ids`` and their maximum over the vocabulary.
 
-    ``logits_cbv`` has shape (coefficients, prompts, vocabulary); returns
-    ``log p`` at ``ids`` as (prompts, coefficients, ids) and ``max_v log p_v``
-    as (prompts, coefficients), both float64.
+    ``logits_cbv`` has shape (coefficients, prompts, vocabulary); the
+    normaliser is ``logsumexp`` over the whole vocabulary (float64), so
+    ``log p = z - logsumexp(z)`` at ``ids`` as (prompts, coefficients, ids) and
+    ``max_v log p_v`` as (prompts, coefficients).
+
+    .. math:: \log p_t = z_t - \log \sum_v e^{z_v}
 
     >>> lp, top = candidate_log_probs(np.zeros((1, 2, 4)), [0, 3])
     >>> lp.shape, top.shape, round(float(top[0, 0]), 6)
     ((2, 1, 2), (2, 1), -1.386294)
     """
-    lp = log_softmax(logits_cbv)
+    from scipy.special import logsumexp  # scipy costs 0.3 s to import: only when needed
+
+    z = np.asarray(logits_cbv, dtype=np.float64)
+    lp = z - logsumexp(z, axis=-1, keepdims=True)
     return np.moveaxis(lp[..., list(ids)], 0, 1), np.moveaxis(lp.max(-1), 0, 1)
 
 
@@ -189,7 +194,7 @@ class StudyModel(Protocol):
     def question_prompt(self, question: str, options: Sequence[str]) -> str: ...
 
     def readout(self, aligned: Sequence[str], misaligned: Sequence[str], questions: Sequence[Any], *,
-                tuning_questions: Sequence[Any] = ()) -> Readout: ...
+                tuning_questions: Sequence[Any] = (), drop_shared: bool = False) -> Readout: ...
 
     def sweep_chunk(self, prompts: Any, steering: Any, coefficients_c: np.ndarray, chunk_size: int,
                     candidates: Candidates) -> dict[str, np.ndarray]: ...
@@ -336,21 +341,33 @@ class DecoderStudyModel:
             raise ValueError(f"{what}: no tokens; give at least one text")
         return tuple(kept), table
 
-    def readout(self, aligned, misaligned, questions, *, tuning_questions=()) -> Readout:
+    def readout(self, aligned, misaligned, questions, *, tuning_questions=(), drop_shared: bool = False) -> Readout:
+        """Token ids of ``A+``, ``A-`` and the option letters, with their unembedding rows.
+
+        A token that starts texts of both sets is an error, unless
+        ``drop_shared`` (default token sets): then it is left out of both and
+        listed in ``metadata["shared_tokens_excluded"]``.
+        """
         a_ids, a_table = self._token_set(aligned, "aligned tokens (A+)")
         m_ids, m_table = self._token_set(misaligned, "misaligned tokens (A-)")
         both = sorted(set(a_ids) & set(m_ids))
-        if both:
+        if both and not drop_shared:
             raise ValueError(f"the aligned (A+) and misaligned (A-) token sets share token id(s) {both} "
                              f"({[r['text'] for r in a_table + m_table if r['token_id'] in both]}); A+ and A- must "
                              "be disjoint: change --aligned-tokens / --misaligned-tokens")
+        a_ids = tuple(i for i in a_ids if i not in both)
+        m_ids = tuple(i for i in m_ids if i not in both)
+        if not a_ids or not m_ids:
+            raise ValueError(f"after leaving out the token ids {both} that open both refusals and compliances, "
+                             f"{'A+' if not a_ids else 'A-'} is empty; give --aligned-tokens and --misaligned-tokens")
         option_ids, o_table = self._token_set(OPTION_LABELS, "option letters")
         if len(option_ids) != len(OPTION_LABELS):
             raise ValueError(f"the option letters {OPTION_LABELS} do not map to four distinct tokens: {o_table}")
         u_vd, _ = nnx.merge(self.graphdef, self.state).unembedding()
         u = np.asarray(u_vd, dtype=np.float64)
         behaviour_ids = a_ids + m_ids
-        metadata = {"aligned_tokens": a_table, "misaligned_tokens": m_table, "option_tokens": o_table}
+        metadata = {"aligned_tokens": a_table, "misaligned_tokens": m_table, "option_tokens": o_table,
+                    "shared_tokens_excluded": both}
         return Readout(a_ids, m_ids, Candidates(behaviour_ids, u[list(behaviour_ids)]),
                        Candidates(option_ids, u[list(option_ids)]), OPTION_LABELS, metadata)
 
@@ -515,7 +532,8 @@ class ReadoutStudyModel:
     def question_prompt(self, question: str, options: Sequence[str]) -> str:
         return question  # the options are the candidates, not part of the text
 
-    def readout(self, aligned, misaligned, questions, *, tuning_questions=()) -> Readout:
+    def readout(self, aligned, misaligned, questions, *, tuning_questions=(), drop_shared: bool = False) -> Readout:
+        """``tau`` on the tuning questions; rows ``tau e_k`` of the response sentences and of each question's options."""
         if len(tuning_questions) == 0:
             raise ValueError("the readout temperature tau is chosen on tuning questions; none were given")
 

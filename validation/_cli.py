@@ -38,6 +38,7 @@ def _error(message: str) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
+    # the analysis (matplotlib, scipy, JAX) loads when the command runs, not when the parser is built
     from ._bundle import BundleError
     from ._pipeline import analyze_bundles
 
@@ -51,6 +52,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
+    # matplotlib loads when the command runs, not when the parser is built
     from ._plots import plot_report
     from ._report import load_report
 

@@ -99,11 +99,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="a registered model (toy, minilm) or a checkpoint folder (default: toy)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: results/MODEL)")
     p.add_argument("--behaviour-prompts", type=Path, default=None, metavar="FILE",
-                   help="instructions whose behaviour is measured (and the aligned side of the steering vector): "
-                        "CSV with a header and a goal or prompt column, or JSONL with a prompt field")
+                   help="instructions whose behaviour is measured: CSV with a header and a goal or prompt "
+                        "column, or JSONL with a prompt field")
     p.add_argument("--contrast-prompts", type=Path, default=None, metavar="FILE",
-                   help="harmless instructions for the steering vector (row i pairs with behaviour row i), "
-                        "same formats")
+                   help="harmless instructions for the steering vector, same formats: row i pairs with behaviour "
+                        "row i (default: the project's own instruction pairs)")
     p.add_argument("--questions", type=Path, default=None, metavar="FILE",
                    help="four-option questions: MMLU CSV layout (no header; question, A, B, C, D, answer letter) "
                         "or JSONL {question, options: [4], answer}")

@@ -21,12 +21,26 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+import jax
 import numpy as np
+from flax import nnx
+
+from steerbounds import __version__
+from steerbounds.numerics import (
+    ChatTokenizer,
+    DecoderStudyModel,
+    Transformer,
+    TransformerConfig,
+    contrast_vectors,
+    load_steering_vectors,
+    save_steering_vectors,
+)
 
 from .._bundle import FORMAT_VERSION, ActivationBundle, BehaviourSweep, HelpfulnessSweep, Projection, save_bundle
 from .._config import ValidationConfig
 from ._data import StudyData
 from ._store import SweepStore, chunks, run_chunked
+from ._text_data import MCQuestion
 
 # How the steering vector is read off the contrast states (THEORY.md section 1):
 #   pca             first principal direction of the pair differences (aligned - misaligned), pair i = row i;
@@ -138,8 +152,6 @@ def default_layers(n_layers: int) -> tuple[int, ...]:
 
 
 def _save_vectors_atomically(path: Path, vectors: Any) -> None:
-    from steerbounds.numerics import save_steering_vectors  # numerics loads JAX: only when a study runs
-
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -205,11 +217,6 @@ def run_study(model: Any, data: StudyData, config: StudyConfig, out_dir: str | o
     >>> [b.condition for b in run_study(model, data, cfg, tempfile.mkdtemp())]
     ['mid_layers', 'final_representation']
     """
-    import jax  # the study runs models: JAX only then
-
-    from steerbounds import __version__
-    from steerbounds.numerics import contrast_vectors, load_steering_vectors
-
     out_dir = Path(out_dir)
     tick = progress or (lambda label: None)
     n_layers = model.config.n_layers
@@ -230,7 +237,8 @@ def run_study(model: Any, data: StudyData, config: StudyConfig, out_dir: str | o
     with jax.enable_x64(False):  # the model computes in its own dtype
         questions = tuple(data.questions)
         readout = model.readout(data.aligned_tokens or data.refusals, data.misaligned_tokens or data.compliances,
-                                questions, tuning_questions=data.tuning_questions)
+                                questions, tuning_questions=data.tuning_questions,
+                                drop_shared=data.aligned_tokens is None or data.misaligned_tokens is None)
         tick("readout")
 
         pairs_a, pairs_m, n_pairs = contrast_prompts(model, data, config.vector_method)
@@ -332,12 +340,6 @@ def n_steps(config: StudyConfig) -> int:
 
 def _tiny_model_and_data(seed: int = 0) -> tuple[Any, StudyData]:
     """A small random transformer over a word-level chat tokenizer, and random texts: for examples and tests."""
-    from flax import nnx  # JAX and Flax only when a study runs
-
-    from steerbounds.numerics import ChatTokenizer, DecoderStudyModel, Transformer, TransformerConfig
-
-    from ._text_data import MCQuestion
-
     words = [f"w{i}" for i in range(12)]
     tokenizer = _word_tokenizer(["<s>", "</s>", "[user]", "[bot]", "A", "B", "C", "D", "Sorry", "No", "Sure", "Yes",
                                  "Answer:", *words])

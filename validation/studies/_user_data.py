@@ -277,9 +277,11 @@ class UserFiles:
 def apply_user_files(default: StudyData, files: UserFiles) -> StudyData:
     """``default`` with the researcher's texts in place of the parts they give.
 
-    ``--behaviour-prompts`` are both the measured prompts and the aligned side
-    of the contrast pairs; ``--contrast-prompts`` the misaligned side (row ``i``
-    pairs with row ``i``). Questions replace the measured questions; a model
+    ``--behaviour-prompts`` are the measured prompts. With
+    ``--contrast-prompts`` the steering vector is read from the pairs
+    (behaviour prompt ``i``, contrast prompt ``i``); without, from the model's
+    default contrast pairs (for a checkpoint: the project's own instruction
+    pairs, none of which is measured). Questions replace the measured questions; a model
     whose readout is calibrated on questions (``default.tuning_questions``)
     gets the file split into tuning and measured halves. The files' names, row
     counts and duplicates are recorded in ``metadata["data"]``.
@@ -293,8 +295,9 @@ def apply_user_files(default: StudyData, files: UserFiles) -> StudyData:
         return default
     changes: dict[str, Any] = {}
     if "behaviour_prompts" in rows:
-        changes["behaviour_prompts"] = changes["aligned_prompts"] = rows["behaviour_prompts"].items
-    if "contrast_prompts" in rows:
+        changes["behaviour_prompts"] = rows["behaviour_prompts"].items
+    if "contrast_prompts" in rows:  # the pairs become (behaviour prompt i, contrast prompt i)
+        changes["aligned_prompts"] = changes.get("behaviour_prompts", default.behaviour_prompts)
         changes["misaligned_prompts"] = rows["contrast_prompts"].items
     if "questions" in rows:
         questions = rows["questions"].items
