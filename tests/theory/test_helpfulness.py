@@ -19,7 +19,7 @@ from steerbounds import (
 from steerbounds.theory import _derive_remainder
 from steerbounds.theory._check_helpfulness import _kernel
 from steerbounds.theory._symbols import Sigma, mu
-from steerbounds.theory._strategies import covariances, gap_vectors
+from steerbounds.testing import covariances, gap_vectors
 
 from theory_cases import helpfulness_cases, right_answer_cases
 
