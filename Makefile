@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/steerbounds reproduce --model toy --out $(OUT)/toy
 
-# Every statement of THEORY.md derived, then checked numerically on random and adversarial instances.
+# Every statement of docs/theory.md derived, then checked numerically on random and adversarial instances.
 theory: $(STAMP)
 	$(BIN)/steerbounds derive
 	$(BIN)/steerbounds check-theory

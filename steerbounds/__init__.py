@@ -1,6 +1,6 @@
 """steerbounds: alignment-helpfulness tradeoff bounds for steered language models.
 
-The mathematics is specified in THEORY.md (Wolf et al., arXiv 2401.16332); the
+The mathematics is specified in docs/theory.md (after Wolf et al., https://arxiv.org/abs/2401.16332); the
 three layers are ``steerbounds.theory`` (sympy derivations and their JAX
 lambdifications), ``steerbounds.numerics`` (our JAX/Flax transformer, steering
 sweeps and metrics) and ``steerbounds.validation`` (the theory checked against
