@@ -45,7 +45,7 @@ class SteeringVectors:
 
     directions_ld: np.ndarray  # (len(layers), d) unit directions, float32
     layers: tuple[int, ...]  # the layer of each row
-    method: str  # "pca", "mean_difference" or "random"
+    method: str  # "pca", "mean_difference", "random" or "imported" (read from a control-vector file)
     sign: str = SIGN_CONVENTION  # orientation convention (see class docstring)
     separation_l: np.ndarray | None = None  # share of pairs with <v, aligned - misaligned> > 0, per layer
     explained_l: np.ndarray | None = None  # pca: share of the pair differences' second moment along v, per layer
@@ -64,8 +64,8 @@ class SteeringVectors:
         norms = np.linalg.norm(d, axis=1)
         if np.any(np.abs(norms - 1) > 1e-4):
             raise ValueError(f"SteeringVectors: directions must have unit norm, got norms {norms.tolist()}.")
-        if self.method not in ("pca", "mean_difference", "random"):
-            raise ValueError(f"SteeringVectors: unknown method {self.method!r} (pca, mean_difference, random).")
+        if self.method not in ("pca", "mean_difference", "random", "imported"):
+            raise ValueError(f"SteeringVectors: unknown method {self.method!r} (pca, mean_difference, random, imported).")
 
     def direction(self, layer: int) -> np.ndarray:
         """The unit direction at ``layer``.
