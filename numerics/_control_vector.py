@@ -350,7 +350,11 @@ def import_control_vector(path) -> ControlVector:
 
 @dataclasses.dataclass(frozen=True)
 class Recommendation:
-    """The coefficient a report recommends, for which lambda, condition and steered layers."""
+    """The coefficient a report recommends, for which lambda, condition and steered layers.
+
+    >>> Recommendation(1.5, 1.0, "mid_layers", (1, 2), "report.json condition mid_layers, lambda 1").coefficient
+    1.5
+    """
 
     coefficient: float  # the best c >= 0 of the measured G - lambda Lambda
     lam: float
