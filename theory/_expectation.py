@@ -139,8 +139,12 @@ def expected_helpfulness(r, gaps, cov, *, method="auto", n=None, key=None, mean=
     about 5); its error estimate grows beyond.
 
     Args:
-      r: steering norm; gaps: ``(..., k)``; cov: Sigma as in :func:`helpfulness_lower_bound`.
-      method, n, key: as above (keyword-only).
+      r: steering norm.
+      gaps: ``(..., k)`` gaps ``g_i = z_i - z_*``.
+      cov: Sigma as in :func:`helpfulness_lower_bound`.
+      method: ``"auto"``, ``"quadrature"`` or ``"monte_carlo"``, as above (keyword-only).
+      n: Monte Carlo sample size (keyword-only).
+      key: Monte Carlo key (keyword-only).
       mean: optional ``(..., k)`` mean gap change per unit norm mu (C2.3).
 
     Returns:
