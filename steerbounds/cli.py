@@ -1,7 +1,8 @@
 """The ``steerbounds`` command line: one subcommand per job.
 
 Each layer registers its own subcommands (``theory/_cli.py``,
-``numerics/_cli.py``, ``validation/_cli.py``); this module only assembles them.
+``numerics/_cli.py``, ``validation/studies/_cli.py``, ``validation/_cli.py``);
+this module only assembles them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ def _build_parser() -> argparse.ArgumentParser:
     from steerbounds.numerics import _cli as numerics_cli
     from steerbounds.theory import _cli as theory_cli
     from steerbounds.validation import _cli as validation_cli
+    from steerbounds.validation.studies import _cli as studies_cli
 
     parser = argparse.ArgumentParser(
         prog="steerbounds",
@@ -22,7 +24,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"steerbounds {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for layer in (theory_cli, numerics_cli, validation_cli):
+    for layer in (theory_cli, numerics_cli, studies_cli, validation_cli):
         layer.register(subparsers)
     return parser
 

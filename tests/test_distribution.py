@@ -40,7 +40,7 @@ def test_wheel_holds_the_package_data_and_licence(built):
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ("steerbounds/__init__.py", "steerbounds/theory/_spec.py", "steerbounds/numerics/_control_vector.py",
                      "steerbounds/validation/__init__.py", "steerbounds/numerics/toy_model/model.safetensors",
-                     "steerbounds/numerics/toy_model/config.json", "steerbounds/validation/data/mc_questions.json"):
+                     "steerbounds/numerics/toy_model/config.json", "steerbounds/validation/studies/data/mc_questions.json"):
         assert required in names, required
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert not any(n.startswith(("tests/", "docs/")) for n in names)

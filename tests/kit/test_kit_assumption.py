@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from steerbounds.testing import Assumption, AssumptionReport, Inequality
-from steerbounds.validation._kit_assumption import evaluate_inequality
+from steerbounds.validation.kit._assumption import evaluate_inequality
 
 finite = st.floats(-1e6, 1e6, allow_nan=False)
 

@@ -23,8 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._bundle import FORMAT_VERSION, ActivationBundle, BehaviourSweep, HelpfulnessSweep, Projection, save_bundle
-from ._config import ValidationConfig
+from .._bundle import FORMAT_VERSION, ActivationBundle, BehaviourSweep, HelpfulnessSweep, Projection, save_bundle
+from .._config import ValidationConfig
 from ._store import SweepStore, chunks, run_chunked
 
 

@@ -10,16 +10,9 @@ import numpy as np
 import pytest
 
 from steerbounds.cli import _build_parser
-from steerbounds.validation import (
-    ResponseSets,
-    ResumeMismatchError,
-    analyze_bundle,
-    check_t1,
-    load_bundle,
-    load_report,
-    load_response_sets,
-)
-from steerbounds.validation._minilm_study import (
+from steerbounds.validation import analyze_bundle, check_t1, load_bundle, load_report
+from steerbounds.validation.studies import ResponseSets, ResumeMismatchError, load_response_sets
+from steerbounds.validation.studies._minilm_study import (
     MiniLMStudyData,
     minilm_study_and_report,
     minilm_study_config,
@@ -151,7 +144,7 @@ def test_resume_reuses_chunks_and_refuses_another_configuration(study, encoder):
 
 
 def test_command_line_uses_the_minilm_defaults():
-    from steerbounds.validation._reproduce import default_config
+    from steerbounds.validation.studies._reproduce import default_config
 
     args = _build_parser().parse_args(["reproduce", "--model", "minilm", "--chunk-size", "3"])
     assert args.model == "minilm" and args.out is None and args.behaviour_grid is None

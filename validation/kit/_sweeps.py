@@ -12,13 +12,13 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from steerbounds.theory._strategies import _check_int, _check_range
+from ._strategies import _check_int, _check_range
 
-from ._assumptions import a1_margins, gap_changes
-from ._bundle import BehaviourSweep, HelpfulnessSweep
-from ._checks import behaviour_values, helpfulness_values
-from ._kit_describe import register_summary
-from ._synthetic import synthetic_bundle
+from .._assumptions import a1_margins, gap_changes
+from .._bundle import BehaviourSweep, HelpfulnessSweep
+from .._checks import behaviour_values, helpfulness_values
+from ._describe import register_summary
+from .._synthetic import synthetic_bundle
 
 _RESPONSES = ("linear", "saturating")
 _NOISES = ("gaussian", "student_t")

@@ -28,13 +28,13 @@ import numpy as np
 
 from steerbounds.theory import alignment_bound
 
-from ._assumptions import a1_margins, a2_gap_changes, a3_linear_response, a4_behaviour_mass
-from ._bundle import BehaviourSweep, HelpfulnessSweep
-from ._checks import behaviour_values, check_t1, compare_t2, helpfulness_values
-from ._config import ValidationConfig
-from ._kit_assumption import Assumption, AssumptionReport, Inequality
-from ._kit_gaps import GapChangeModel, gap_change_models
-from ._kit_sweeps import behaviour_sweeps, helpfulness_sweeps
+from .._assumptions import a1_margins, a2_gap_changes, a3_linear_response, a4_behaviour_mass
+from .._bundle import BehaviourSweep, HelpfulnessSweep
+from .._checks import behaviour_values, check_t1, compare_t2, helpfulness_values
+from .._config import ValidationConfig
+from ._assumption import Assumption, AssumptionReport, Inequality
+from ._gaps import GapChangeModel, gap_change_models
+from ._sweeps import behaviour_sweeps, helpfulness_sweeps
 
 _CONFIG = ValidationConfig.default()
 

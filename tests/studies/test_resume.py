@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from steerbounds.validation import ResumeMismatchError, SweepStore, run_chunked
+from steerbounds.validation.studies import ResumeMismatchError, SweepStore, run_chunked
 
 
 class Interrupted(Exception):

@@ -1,6 +1,6 @@
 """The project's text data: instruction pairs, multiple-choice questions, response sets.
 
-Three JSON files ship in ``validation/data/`` (written for this project):
+Three JSON files ship in ``validation/studies/data/`` (written for this project):
 
 * ``instruction_pairs.json``: ``{"pairs": [{"harmful": str, "harmless": str}, ...]}``,
   matched instructions of the same form, one harmful and one benign (plain
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-_DATA_PACKAGE = "steerbounds.validation"
+_DATA_PACKAGE = "steerbounds.validation.studies"
 
 
 class InstructionPair(NamedTuple):
@@ -65,7 +65,7 @@ class ResponseSets(NamedTuple):
 def _read(path: str | Path | None, name: str) -> tuple[Any, str]:
     if path is None:
         resource = importlib.resources.files(_DATA_PACKAGE) / "data" / name
-        where = f"steerbounds/validation/data/{name}"
+        where = f"steerbounds/validation/studies/data/{name}"
         try:
             text = resource.read_text(encoding="utf-8")
         except FileNotFoundError:

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from ._bundle import FORMAT_VERSION, ActivationBundle, BehaviourSweep, HelpfulnessSweep, Projection, save_bundle
+from .._bundle import FORMAT_VERSION, ActivationBundle, BehaviourSweep, HelpfulnessSweep, Projection, save_bundle
 from ._store import SweepStore, chunks, run_chunked
 from ._study import StudyConfig, _save_vectors_atomically, default_layers
 from ._text_data import (

@@ -20,8 +20,7 @@ import numpy as np
 from flax import nnx
 from hypothesis import strategies as st
 
-from ._config import TransformerConfig
-from ._model import Transformer
+from steerbounds.numerics import Transformer, TransformerConfig
 
 _STYLES = ("gpt2", "llama")
 

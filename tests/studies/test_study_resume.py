@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import steerbounds.validation._study as study
-from steerbounds.validation import ResumeMismatchError, ValidationConfig, analyze_bundle, condition_to_json, load_bundle
-from steerbounds.validation._reproduce import study_and_report
-from steerbounds.validation._study import StudyConfig, _tiny_inputs, coefficient_grid
+import steerbounds.validation.studies._study as study
+from steerbounds.validation import ValidationConfig, analyze_bundle, condition_to_json, load_bundle
+from steerbounds.validation.studies import ResumeMismatchError
+from steerbounds.validation.studies._reproduce import study_and_report
+from steerbounds.validation.studies._study import StudyConfig, _tiny_inputs, coefficient_grid
 
 CONFIG = StudyConfig(behaviour_grid=(-2, 2, 0.5), helpfulness_grid=(-3, 3, 0.75), chunk_size=4)
 

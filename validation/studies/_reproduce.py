@@ -10,9 +10,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._analysis import analyze_bundle
-from ._bundle import ActivationBundle
-from ._pipeline import write_outputs
+from .._analysis import analyze_bundle
+from .._bundle import ActivationBundle
+from .._pipeline import write_outputs
 from ._study import StudyConfig, StudyInputs, n_steps, run_study
 
 
@@ -154,7 +154,7 @@ def reproduce(config: StudyConfig, out_dir: str | os.PathLike, *, model: str = "
 
     ``"toy"``: the embedded toy transformer (:func:`toy_inputs`, :func:`run_study`);
     ``"minilm"``: all-MiniLM-L6-v2 with its softmax readout
-    (:func:`steerbounds.validation._minilm_study.run_minilm_study`; needs the extra
+    (:func:`steerbounds.validation.studies._minilm_study.run_minilm_study`; needs the extra
     ``steerbounds[real]``). Both end in the same analysis and report.
 
     >>> EMBEDDED_MODELS

@@ -7,11 +7,7 @@ import pytest
 from encoder_reference import needs_wheel
 
 from steerbounds.cli import _build_parser
-from steerbounds.validation import (
-    load_instruction_pairs,
-    load_mc_questions,
-    measure_minilm_readout,
-)
+from steerbounds.validation.studies import load_instruction_pairs, load_mc_questions, measure_minilm_readout
 
 
 @needs_wheel

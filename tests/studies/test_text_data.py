@@ -7,12 +7,7 @@ import json
 
 import pytest
 
-from steerbounds.validation import (
-    load_instruction_pairs,
-    load_mc_questions,
-    load_response_sets,
-    split_mc_questions,
-)
+from steerbounds.validation.studies import load_instruction_pairs, load_mc_questions, load_response_sets, split_mc_questions
 
 SUBJECTS = {"computer_science", "international_law", "medical_genetics", "general_science"}
 

@@ -22,14 +22,37 @@ from typing import Any
 import jax
 from hypothesis import Phase, errors as hypothesis_errors, find, reject, settings as Settings, target
 
-from ._kit_assumption import Assumption, Evaluation
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Searchable(Protocol):
+    """What a search needs of an assumption (:class:`Assumption` has it; ``_assumption`` imports this module).
+
+    >>> from hypothesis import strategies as st
+    >>> from steerbounds.testing import Assumption, Inequality
+    >>> isinstance(Assumption("x", bool, lambda x: Inequality(1, 0), st.just(1.0)), Searchable)
+    True
+    """
+
+    name: str
+    measurements: Any
+
+    @property
+    def title(self) -> str: ...
+
+    def holds(self, measurements: Any) -> Any: ...
+
+    def evaluate(self, measurements: Any) -> Any: ...
+
+    def describe_measurements(self, measurements: Any) -> str: ...
 
 
 class BoundEvaluationError(RuntimeError):
     """The predicate or the bound raised on a drawn instance; the message shows the (shrunk) instance.
 
     >>> from hypothesis import strategies as st
-    >>> from steerbounds.validation._kit_assumption import Assumption, Inequality
+    >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
     >>> broken = Assumption("x", lambda x: True, lambda x: Inequality(1 / x, 0.0), st.just(0.0))
     >>> try:
     ...     broken.verify()
@@ -47,7 +70,7 @@ class Counterexample:
     the element where the bound fails worst.
 
     >>> from hypothesis import strategies as st
-    >>> from steerbounds.validation._kit_assumption import Assumption, Inequality
+    >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
     >>> wrong = Assumption("any x", lambda x: True, lambda x: Inequality(x * x, x), st.floats(-5, 5),
     ...                    licenses="x^2 >= x")
     >>> print(wrong.find_counterexample())
@@ -56,15 +79,15 @@ class Counterexample:
       violated at 1 of 1 checked elements; worst at []: observed 0.25 >= bound 0.5 fails by 0.25 (tolerance 1.5e-09)
     """
 
-    assumption: Assumption  # the assumption whose bound fails
+    assumption: Searchable  # the assumption whose bound fails (an Assumption)
     measurements: Any  # the shrunk instance
-    evaluation: Evaluation  # the bound evaluated on it
+    evaluation: Any  # the bound evaluated on it (an Evaluation)
 
     def report(self) -> str:
         """The counterexample as readable text.
 
         >>> from hypothesis import strategies as st
-        >>> from steerbounds.validation._kit_assumption import Assumption, Inequality
+        >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
         >>> a = Assumption("any x", lambda x: True, lambda x: Inequality(-1.0, 0.0), st.just(2.0))
         >>> a.find_counterexample().report().splitlines()[1]
         '  instance: 2'
@@ -86,13 +109,13 @@ class Verification:
     """The outcome of :func:`verify`: whether the bound survived, on how many instances, how closely.
 
     >>> from hypothesis import strategies as st
-    >>> from steerbounds.validation._kit_assumption import Assumption, Inequality
+    >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
     >>> v = Assumption("x >= 1", lambda x: x >= 1, lambda x: Inequality(x * x, x), st.floats(0, 4)).verify()
     >>> v.holds, v.n_satisfying > 0, v.counterexample
     (True, True, None)
     """
 
-    assumption: Assumption  # what was tested
+    assumption: Searchable  # what was tested (an Assumption)
     holds: bool  # no counterexample was found
     n_drawn: int  # instances drawn (including shrinking)
     n_satisfying: int  # of which the predicate held somewhere (the bound was checked)
@@ -105,7 +128,7 @@ class Verification:
         """A readable summary (with the counterexample when there is one).
 
         >>> from hypothesis import strategies as st
-        >>> from steerbounds.validation._kit_assumption import Assumption, Inequality
+        >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
         >>> v = Assumption("any", lambda x: True, lambda x: Inequality(x * x, 0.0), st.just(0.5)).verify()
         >>> print(v.report().splitlines()[0])
         the bound of 'any' holds: no counterexample in 1 instances satisfying the predicate (of 1 drawn; profile ..., max_examples ...); closest slack 0.25
@@ -124,7 +147,7 @@ class Verification:
         """Raise ``AssertionError`` with the counterexample when the bound failed; else return ``self``.
 
         >>> from hypothesis import strategies as st
-        >>> from steerbounds.validation._kit_assumption import Assumption, Inequality
+        >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
         >>> Assumption("a", lambda x: True, lambda x: Inequality(1.0, 0.0), st.just(0.0)).verify().assert_holds().holds
         True
         """
@@ -136,7 +159,7 @@ class Verification:
         """Return the counterexample; raise ``AssertionError`` when the bound survived the search.
 
         >>> from hypothesis import strategies as st
-        >>> from steerbounds.validation._kit_assumption import Assumption, Inequality
+        >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
         >>> Assumption("a", lambda x: True, lambda x: Inequality(0.0, 1.0), st.just(3.0)).verify().assert_fails().measurements
         3.0
         """
@@ -170,7 +193,7 @@ def _search_settings(base: Settings | None, max_examples: int | None) -> Setting
 
 
 def verify(
-    assumption: Assumption,
+    assumption: Searchable,
     *,
     measurements=None,
     settings: Settings | None = None,
@@ -192,14 +215,15 @@ def verify(
       seed: seed of the search (None: fresh randomness each call).
 
     >>> from hypothesis import strategies as st
-    >>> from steerbounds.validation._kit_assumption import Assumption, Inequality
+    >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
     >>> cauchy = Assumption("vectors", lambda v: True, lambda v: Inequality(abs(v[0] * v[1]), 0.0),
     ...                     st.tuples(st.floats(-3, 3), st.floats(-3, 3)))
     >>> verify(cauchy).holds
     True
     """
-    if not isinstance(assumption, Assumption):
-        raise TypeError(f"assumption must be an Assumption, got {type(assumption).__name__}")
+    if not isinstance(assumption, Searchable):
+        raise TypeError(f"assumption must be an Assumption (steerbounds.testing.Assumption), "
+                        f"got {type(assumption).__name__}")
     strategy = assumption.measurements if measurements is None else measurements
     if strategy is None:
         raise ValueError(
@@ -267,13 +291,13 @@ def verify(
 _NOTHING = object()
 
 
-def find_counterexample(assumption: Assumption, **kwargs) -> Counterexample | None:
+def find_counterexample(assumption: Searchable, **kwargs) -> Counterexample | None:
     """The shrunk :class:`Counterexample` to ``assumption``'s bound, or None when the search finds none.
 
     Takes the keyword arguments of :func:`verify`.
 
     >>> from hypothesis import strategies as st
-    >>> from steerbounds.validation._kit_assumption import Assumption, Inequality
+    >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
     >>> linear = Assumption("p in [0, 1]", lambda p: True, lambda p: Inequality(p * p, p - 0.1),
     ...                     st.floats(0, 1), licenses="p^2 >= p - 0.1")
     >>> cx = find_counterexample(linear)

@@ -123,7 +123,7 @@ def measure_minilm_readout(
     Deterministic: no sampling anywhere.
 
     >>> from steerbounds.numerics import load_encoder
-    >>> from steerbounds.validation import load_instruction_pairs, load_mc_questions
+    >>> from steerbounds.validation.studies import load_instruction_pairs, load_mc_questions
     >>> try:
     ...     report = measure_minilm_readout(load_encoder(), coefficients=(0.0, 1.0),
     ...                                     questions=load_mc_questions()[::6], pairs=load_instruction_pairs()[:6])

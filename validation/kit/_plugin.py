@@ -27,7 +27,7 @@ import zlib
 
 import pytest
 
-from ._kit_profiles import PROFILE_VARIABLE, load_profile, profile_name, register_profiles
+from ._profiles import PROFILE_VARIABLE, load_profile, profile_name, register_profiles
 
 FIXTURE = "steer_instance"
 _STEER_HELP = (
@@ -92,9 +92,9 @@ def _resolve(item: pytest.Function):
     from hypothesis import settings as Settings
     from hypothesis.strategies import SearchStrategy
 
-    from steerbounds.theory._strategies import alignment_instances
-
-    from ._kit_assumption import Assumption
+    # the kit loads when a test uses the fixture: pytest loads this plugin in every project that has it installed
+    from ._assumption import Assumption
+    from ._strategies import alignment_instances
 
     marker = item.get_closest_marker("steer")
     args, kwargs = (marker.args, dict(marker.kwargs)) if marker else ((), {})
@@ -171,7 +171,7 @@ def _expect_counterexample(item, test, strategy, assumption, settings, others) -
     import jax
     from hypothesis import Phase, errors, find, reject, settings as Settings
 
-    from ._kit_describe import describe
+    from ._describe import describe  # loaded when a counterexample test runs (see _resolve)
 
     keep = _draw_condition(assumption)
     failures: dict[int, str] = {}

@@ -12,7 +12,7 @@ An :class:`Assumption` holds
   checker producing the report of a measured assumption (the built-in A1-A4
   wrap ``steerbounds.validation``'s measurement functions).
 
-Searching for counterexamples lives in :mod:`._kit_search`.
+Searching for counterexamples lives in :mod:`._search`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ._kit_describe import describe, format_index
+from ._describe import describe, format_index
+from ._search import find_counterexample as _find_counterexample
+from ._search import verify as _verify
 
 _SENSES = (">=", "<=")
 
@@ -371,9 +373,7 @@ class Assumption:
         >>> Assumption("any", lambda x: True, lambda x: Inequality(x * x, 0.0), st.floats(-5, 5)).verify().holds
         True
         """
-        from ._kit_search import verify
-
-        return verify(self, **kwargs)
+        return _verify(self, **kwargs)
 
     def find_counterexample(self, **kwargs):
         """Search for measurements satisfying the predicate where the bound fails; shrunk, or None.
@@ -383,9 +383,7 @@ class Assumption:
         >>> wrong.find_counterexample().measurements  # x^2 >= x fails on (0, 1); shrunk towards a simple value
         0.5
         """
-        from ._kit_search import find_counterexample
-
-        return find_counterexample(self, **kwargs)
+        return _find_counterexample(self, **kwargs)
 
     def describe_measurements(self, measurements) -> str:
         """The measurements as readable text (arrays rounded), as reports show them.

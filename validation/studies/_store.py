@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._bundle import atomic_write_bytes
+from .._bundle import atomic_write_bytes
 
 FINGERPRINT_NAME = "fingerprint.json"
 
@@ -28,7 +28,7 @@ class ResumeMismatchError(RuntimeError):
     >>> SweepStore(d, {"model": "b"})
     Traceback (most recent call last):
     ...
-    steerbounds.validation._store.ResumeMismatchError: ...differs in: model)...
+    steerbounds.validation.studies._store.ResumeMismatchError: ...differs in: model)...
     """
 
 
@@ -61,7 +61,7 @@ class SweepStore:
     >>> SweepStore(d, {"grid": [0, 2], "model": "m"})
     Traceback (most recent call last):
     ...
-    steerbounds.validation._store.ResumeMismatchError: ...differs in: grid...
+    steerbounds.validation.studies._store.ResumeMismatchError: ...differs in: grid...
     """
 
     def __init__(self, directory: str | os.PathLike, fingerprint: dict[str, Any], *, fresh: bool = False) -> None:
