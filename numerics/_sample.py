@@ -105,7 +105,7 @@ def sequence_behaviour(
     mask_bt=None,
     steering: Steering | None = None,
 ) -> SequenceBehaviour:
-    """Sequence-level behaviour expectation ``B_P(q) = E_a B(a)``, estimated by sampling (THEORY.md section 2).
+    """Sequence-level behaviour expectation ``B_P(q) = E_a B(a)``, estimated by sampling (docs/theory.md#alignment).
 
     Draws ``n_samples`` continuations per prompt (:func:`sample_continuations`),
     scores each with ``scorer`` (token ids (max_new_tokens,) -> -1, 0 or +1)

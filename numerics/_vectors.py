@@ -1,4 +1,4 @@
-"""Steering vectors as representation engineering builds them (THEORY.md section 1).
+"""Steering vectors as representation engineering builds them (docs/theory.md#setting).
 
 Contrast pairs (an aligned and a misaligned member, e.g. a refusal-eliciting
 and a complying version of an instruction) are run through the model; the
@@ -47,7 +47,7 @@ class SteeringVectors:
 
     directions_ld: np.ndarray  # (len(layers), d) unit directions, float32
     layers: tuple[int, ...]  # the layer of each row
-    method: str  # "pca", "mean_difference" or "random"
+    method: str  # "pca", "mean_difference", "random" or "imported" (read from a control-vector file)
     sign: str = SIGN_CONVENTION  # orientation convention (see class docstring)
     separation_l: np.ndarray | None = None  # share of pairs with <v, aligned - misaligned> > 0, per layer
     explained_l: np.ndarray | None = None  # pca: share of the pair differences' second moment along v, per layer
@@ -66,8 +66,8 @@ class SteeringVectors:
         norms = np.linalg.norm(d, axis=1)
         if np.any(np.abs(norms - 1) > 1e-4):
             raise ValueError(f"SteeringVectors: directions must have unit norm, got norms {norms.tolist()}.")
-        if self.method not in ("pca", "mean_difference", "random"):
-            raise ValueError(f"SteeringVectors: unknown method {self.method!r} (pca, mean_difference, random).")
+        if self.method not in ("pca", "mean_difference", "random", "imported"):
+            raise ValueError(f"SteeringVectors: unknown method {self.method!r} (pca, mean_difference, random, imported).")
 
     def direction(self, layer: int) -> np.ndarray:
         """The unit direction at ``layer``.
@@ -172,7 +172,7 @@ def contrast_vectors(
     method: Literal["pca", "mean_difference"] = "pca",
     model_hash: str | None = None,
 ) -> SteeringVectors:
-    """Steering directions from last-token states of contrast pairs (THEORY.md section 1).
+    """Steering directions from last-token states of contrast pairs (docs/theory.md#setting).
 
     ``aligned_lbd[l, i]`` and ``misaligned_lbd[l, i]`` are the states of pair
     ``i`` at ``layers[l]``; the differences are ``D_i = aligned_i - misaligned_i``.

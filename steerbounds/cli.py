@@ -36,7 +36,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="steerbounds",
-        description="Alignment-helpfulness bounds for steered language models (THEORY.md).",
+        description="Alignment-helpfulness bounds for steered language models (docs/theory.md).",
     )
     parser.add_argument("--version", action="version", version=f"steerbounds {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

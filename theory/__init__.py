@@ -1,4 +1,4 @@
-"""steerbounds.theory: THEORY.md's statements derived in sympy and evaluated in JAX.
+"""steerbounds.theory: the statements of docs/theory.md derived in sympy and evaluated in JAX.
 
 The derivations (``steerbounds derive``) return sympy expressions; one bridge
 compiles them into the jit-able numeric functions below, and

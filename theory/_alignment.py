@@ -1,4 +1,4 @@
-"""Numeric alignment functions (THEORY.md section 2), compiled from the T1/C1 derivations.
+"""Numeric alignment functions (docs/theory.md#alignment), compiled from the T1/C1 derivations.
 
 Every formula comes from :mod:`._derive_alignment` through the one bridge
 (:mod:`._bridge`). Inputs are converted to the theory layer's dtype: float64
@@ -116,7 +116,7 @@ def _behaviour(logits_bv, plus_ids, minus_ids, restricted):
 
 
 def behaviour_expectation(logits, aligned_ids, misaligned_ids, *, restricted=True):
-    """First-token behaviour expectation (THEORY.md section 2), in log space.
+    """First-token behaviour expectation (docs/theory.md#alignment), in log space.
 
     With ``P+`` and ``P-`` the probabilities of the aligned and misaligned token
     sets, ``restricted=True`` gives ``B = (P+ - P-)/(P+ + P-) = tanh((ln P+ - ln P-)/2)``

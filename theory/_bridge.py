@@ -6,7 +6,7 @@ sympy expression (sympy2jax style: one lookup table from sympy node types to
 numeric layer retypes a formula.
 
 Besides elementwise expressions the walk understands indexed sums over the
-competitors, the form in which THEORY.md section 3 is stated: ``g[i]``,
+competitors, the form in which docs/theory.md#helpfulness is stated: ``g[i]``,
 ``Sigma[i, j]``, ``Sigma[i, i]`` (a diagonal), ``KroneckerDelta(i, j)`` and
 ``Sum(..., (i, 1, k))``. Every index runs over ``1..k`` and becomes a trailing
 array axis of length ``k``. Three patterns are evaluated in log space:

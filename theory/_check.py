@@ -31,7 +31,7 @@ DEFAULT_INSTANCES = 100_000
 class Row:
     """The outcome of one check."""
 
-    statement: str  # THEORY.md name
+    statement: str  # statement name (docs/theory.md)
     check: str  # what was checked, in a few words
     kind: str  # rigorous, statistical, expansion, reference or planted
     instances: int = 0  # instances tried

@@ -275,8 +275,12 @@ def expected_helpfulness(r, gaps, cov, *, method="auto", n=None, key=None, mean=
     reproducible); ``"auto"`` picks quadrature for at most two competitors.
 
     Args:
-      r: steering norm; gaps: ``(..., k)``; cov: Sigma as in :func:`helpfulness_lower_bound`.
-      method, n, key: as above (keyword-only).
+      r: steering norm.
+      gaps: ``(..., k)`` gaps ``g_i = z_i - z_*``.
+      cov: Sigma as in :func:`helpfulness_lower_bound`.
+      method: ``"auto"``, ``"quadrature"`` or ``"monte_carlo"``, as above (keyword-only).
+      n: Monte Carlo sample size (keyword-only).
+      key: Monte Carlo key (keyword-only).
       mean: optional ``(..., k)`` mean gap change per unit norm mu (C2.3).
 
     Returns:

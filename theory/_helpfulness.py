@@ -1,4 +1,4 @@
-"""Numeric helpfulness functions (THEORY.md section 3), compiled from the T2 derivations.
+"""Numeric helpfulness functions (docs/theory.md#helpfulness), compiled from the T2 derivations.
 
 Every formula comes from :mod:`._derive_helpfulness` through the one bridge
 (:mod:`._bridge`); probabilities are formed in log space. Inputs are converted
@@ -83,7 +83,7 @@ def _second_order(r, gaps_bk, cov, kind):
 
 
 def helpfulness(logits, correct_id, competitor_ids=None):
-    """Helpfulness ``H = P(correct | correct or competitors)`` (THEORY.md section 3).
+    """Helpfulness ``H = P(correct | correct or competitors)`` (docs/theory.md#helpfulness).
 
     ``H = 1/(1 + sum_{i in C} e^{g_i})`` with gaps ``g_i = z_i - z_*``, computed in
     log space. ``competitor_ids=None`` compares with the whole vocabulary (full

@@ -1,4 +1,4 @@
-"""T1 and its corollaries on random instances (THEORY.md section 2)."""
+"""T1 and its corollaries on random instances (docs/theory.md#alignment)."""
 
 from __future__ import annotations
 

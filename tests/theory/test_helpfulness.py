@@ -1,4 +1,4 @@
-"""Helpfulness and T2a-T2c, C2.1-C2.3 and section 4 on random instances (THEORY.md sections 3-4)."""
+"""Helpfulness and T2a-T2c, C2.1-C2.3 and section 4 on random instances (docs/theory.md sections 3-4 (#helpfulness, #tradeoff))."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for THEORY.md's objects: instances satisfying A1 and A2.
+"""Hypothesis strategies for the objects of docs/theory.md: instances satisfying A1 and A2.
 
 Every strategy is a keyword-only function that checks its arguments when it
 is called (not when it is drawn from) and returns a ``SearchStrategy``:
