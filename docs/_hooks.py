@@ -29,7 +29,7 @@ def on_config(config, **kwargs):
     """Lay out the package as it is installed, for mkdocstrings to read the sources.
 
     In the repository the layers sit beside ``steerbounds/`` (``theory/``, ``numerics/``, ``validation/``) and
-    the install maps them into the package; build/docs-src/steerbounds links them into one tree.
+    the install maps them into the package; build/docs-src/steerbounds copies them into one tree.
     """
     root = Path(config["config_file_path"]).resolve().parent
     tree = root / "build" / "docs-src" / "steerbounds"
@@ -37,7 +37,7 @@ def on_config(config, **kwargs):
         shutil.rmtree(tree)
     tree.mkdir(parents=True)
     for path in (root / "steerbounds").glob("*.py"):
-        shutil.copy2(path, tree / path.name)  # a copy: griffe resolves a linked __init__ to its folder
-    for layer in ("theory", "numerics", "validation"):
-        (tree / layer).symlink_to(root / layer, target_is_directory=True)
+        shutil.copy2(path, tree / path.name)
+    for layer in ("theory", "numerics", "validation"):  # copies of the sources (griffe skips linked folders)
+        shutil.copytree(root / layer, tree / layer, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.safetensors"))
     return config
