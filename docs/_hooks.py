@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from pathlib import Path
 
 _BUNDLE = "tex-svg-full.js"  # every TeX extension, SVG output: one file, no web fonts to fetch
@@ -32,6 +34,9 @@ def on_config(config, **kwargs):
     the install maps them into the package; build/docs-src/steerbounds copies them into one tree.
     """
     root = Path(config["config_file_path"]).resolve().parent
+    # The repository root on sys.path (``python -m mkdocs`` puts the working directory there) would let griffe
+    # find the bare steerbounds/ folder before the assembled tree.
+    sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != root]
     tree = root / "build" / "docs-src" / "steerbounds"
     if tree.exists():
         shutil.rmtree(tree)
