@@ -203,7 +203,7 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
               f"- model: {model.get('name', 'unknown')} (hash `{model.get('hash', 'n/a')}`)",
               f"- steerbounds {report['versions'].get('steerbounds')}, jax {report['versions'].get('jax')}, "
               f"python {report['versions'].get('python')}",
-              "- statements and assumptions are those of THEORY.md (T1, T2a, T2b, A1-A4, C1.1, C2.2).", ""]
+              "- statements and assumptions are those of docs/theory.md (T1, T2a, T2b, A1-A4, C1.1, C2.2).", ""]
     lines += ["## Summary", "",
               "| condition | A1 margin | A2 Gaussian gap changes | A3 linear response | A4 behaviour mass | "
               "T1 checked | T1 violations | tanh fit a (pred.) | measured crossover c (pred.) |",
