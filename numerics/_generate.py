@@ -186,8 +186,8 @@ def _decode_step(model, prompt: PromptArrays, cache, gen_k, gen_v, tokens_bs, st
 
 def _generate_core(
     graphdef, state, prompt: PromptArrays, steering: Steering, coefficients_c, c_index_c, key, temperature, top_p,
-    stop_k, *, prefix_stop: int, pending: int | None, n_new: int, n_samples: int, greedy: bool, use_top_p: bool,
-    chunk: int, fill: int,
+    stop_k, fill, *, prefix_stop: int, pending: int | None, n_new: int, n_samples: int, greedy: bool,
+    use_top_p: bool, chunk: int,
 ):
     model = nnx.merge(graphdef, state)
     config = model.config
@@ -270,7 +270,7 @@ def _generate_core(
 _GENERATE = jax.jit(
     _generate_core,
     static_argnums=0,
-    static_argnames=("prefix_stop", "pending", "n_new", "n_samples", "greedy", "use_top_p", "chunk", "fill"),
+    static_argnames=("prefix_stop", "pending", "n_new", "n_samples", "greedy", "use_top_p", "chunk"),
 )
 
 
@@ -427,7 +427,7 @@ def generate(
     out, out_lengths, done = _GENERATE(
         graphdef, state, PromptArrays.of(layout), steering._replace(position_mask_bt=None),
         jnp.asarray(coefs_pad), jnp.asarray(index_pad), key, jnp.float32(max(float(temperature), 1e-30)),
-        jnp.float32(top_p), jnp.asarray(stop_pad), prefix_stop=prefix_stop, pending=pending, n_new=max_new_tokens,
-        n_samples=n_samples, greedy=greedy, use_top_p=use_top_p, chunk=chunk, fill=int(fill_token),
+        jnp.float32(top_p), jnp.asarray(stop_pad), jnp.int32(fill_token), prefix_stop=prefix_stop, pending=pending,
+        n_new=max_new_tokens, n_samples=n_samples, greedy=greedy, use_top_p=use_top_p, chunk=chunk,
     )
     return GenerationResult(np.asarray(out)[:k], np.asarray(out_lengths)[:k], np.asarray(done)[:k])
