@@ -117,23 +117,25 @@ def test_stop_tokens_mask_and_count(llama):
 
 def test_sampling_keys_temperature_and_top_p(gpt2):
     graphdef, state = nnx.split(gpt2)
-    steering = _steering(gpt2.config, [1])
-    same = [1.0, 1.0]  # two equal coefficients: only their keys differ
-    kw = dict(mask_bt=MASK, steering=steering, coefficients_c=same, max_new_tokens=6, temperature=1.0, n_samples=4)
-    a = generate(graphdef, state, TOKENS, key=jax.random.key(0), **kw)
-    np.testing.assert_array_equal(a.tokens_cbsn, generate(graphdef, state, TOKENS, key=jax.random.key(0), **kw)[0])
-    assert not np.array_equal(a.tokens_cbsn, generate(graphdef, state, TOKENS, key=jax.random.key(1), **kw)[0])
+    steering = _steering(gpt2.config, [1, 2])
+    same = [1.5, 1.5]  # two equal coefficients: only their keys differ
+    kw = dict(mask_bt=MASK, steering=steering, max_new_tokens=6, temperature=1.0, top_p=0.95, n_samples=4)
+    a = generate(graphdef, state, TOKENS, key=jax.random.key(0), coefficients_c=same, **kw)
+    np.testing.assert_array_equal(a.tokens_cbsn,
+                                  generate(graphdef, state, TOKENS, key=jax.random.key(0), coefficients_c=same, **kw)[0])
+    assert not np.array_equal(a.tokens_cbsn,
+                              generate(graphdef, state, TOKENS, key=jax.random.key(1), coefficients_c=same, **kw)[0])
     t = a.tokens_cbsn
     assert not np.array_equal(t[0], t[1])  # coefficients have independent keys
     assert len({t[0, 0, s].tobytes() for s in range(4)}) > 1  # samples too
     assert not np.array_equal(t[:, 0], t[:, 2])  # and prompts
     # a coefficient's draws do not depend on the other coefficients in the call
-    alone = generate(graphdef, state, TOKENS, key=jax.random.key(0), **{**kw, "coefficients_c": [1.0]})
-    np.testing.assert_array_equal(alone.tokens_cbsn[0], t[0])
-    # a vanishing nucleus is greedy decoding
-    tiny = generate(graphdef, state, TOKENS, key=jax.random.key(2), **{**kw, "top_p": 1e-6})
-    greedy = generate(graphdef, state, TOKENS, mask_bt=MASK, steering=steering, coefficients_c=[1.0], max_new_tokens=6)
-    np.testing.assert_array_equal(tiny.tokens_cbsn, np.broadcast_to(greedy.tokens_cbsn, tiny.tokens_cbsn.shape))
+    other = generate(graphdef, state, TOKENS, key=jax.random.key(0), coefficients_c=[1.5, -4.0], **kw)
+    np.testing.assert_array_equal(other.tokens_cbsn[0], t[0])
+    # a vanishing nucleus is greedy decoding (the same compiled program: top_p is an argument)
+    tiny = generate(graphdef, state, TOKENS, key=jax.random.key(2), coefficients_c=same, **{**kw, "top_p": 1e-6})
+    greedy = _uncached(graphdef, state, TOKENS, MASK, steering, 1.5, 6)
+    np.testing.assert_array_equal(tiny.tokens_cbsn, np.broadcast_to(greedy[None, :, None], tiny.tokens_cbsn.shape))
 
 
 def test_first_token_distribution(gpt2, temperature=1.3, top_p=0.8):
@@ -214,7 +216,7 @@ def test_shape_buckets_compile_once(gpt2):
 def test_chunked_coefficients_equal_one_chunk(llama):
     graphdef, state = nnx.split(llama)
     steering = _steering(llama.config, [2])
-    kw = dict(mask_bt=MASK, steering=steering, coefficients_c=np.linspace(-3, 3, 5), max_new_tokens=4,
+    kw = dict(mask_bt=MASK, steering=steering, coefficients_c=np.linspace(-3, 3, 3), max_new_tokens=4,
               temperature=0.9, top_p=0.9, key=jax.random.key(3), n_samples=2)
     whole = generate(graphdef, state, TOKENS, **kw)
     small = generate(graphdef, state, TOKENS, memory_budget_bytes=1, **kw)  # one coefficient at a time
