@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from steerbounds.theory._validate import as_float_array
+from steerbounds.theory._validate import as_float_array, prng_key
 
 from ._cache import (
     PromptArrays,
@@ -274,25 +274,13 @@ _GENERATE = jax.jit(
 )
 
 
-def _as_key(key) -> jax.Array:
-    key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        if key.shape != ():
-            raise ValueError(f"generate: key must be a single key, got a key array of shape {key.shape}.")
-        return key
-    if key.shape != (2,) or key.dtype != jnp.uint32:
-        raise TypeError("generate: key must be a jax.random.key(seed) (or a legacy PRNGKey), "
-                        f"got an array of shape {key.shape} and dtype {key.dtype}.")
-    return jax.random.wrap_key_data(key)
-
-
 def generate(
     graphdef: nnx.GraphDef,
     state: nnx.State,
     tokens_bt,
     *,
     max_new_tokens: int,
-    key: jax.Array | None = None,
+    key: jax.Array | int | None = None,
     mask_bt=None,
     steering: Steering | None = None,
     coefficients_c=None,
@@ -313,8 +301,9 @@ def generate(
     ``temperature = 0`` is greedy (argmax), otherwise each token is drawn from
     ``softmax(z / temperature)`` restricted to the smallest set of top tokens
     whose probability reaches ``top_p``. Every (coefficient, prompt, sample)
-    has its own key, ``fold_in`` of ``key`` by coefficient index, prompt index
-    and sample index, then by step: same key, same tokens.
+    has its own key, ``fold_in`` of ``key`` (an int seed or a
+    ``jax.random.key``) by coefficient index, prompt index and sample index,
+    then by step: same key, same tokens.
 
     Steering: ``steer_positions="all"`` steers every prompt position
     (``steering.position_mask_bt`` where given) and every generated token, as
@@ -423,7 +412,7 @@ def generate(
     n_stop = bucket(max(stop.size, 1))
     stop_pad = np.full(n_stop, -1, np.int32)
     stop_pad[: stop.size] = stop
-    key = _as_key(jax.random.key(0) if key is None else key)
+    key = prng_key(f"{where}: key", key)
     out, out_lengths, done = _GENERATE(
         graphdef, state, PromptArrays.of(layout), steering._replace(position_mask_bt=None),
         jnp.asarray(coefs_pad), jnp.asarray(index_pad), key, jnp.float32(max(float(temperature), 1e-30)),

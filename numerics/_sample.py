@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from steerbounds.theory._validate import prng_key
+
 from ._forward import Steering, _check_steering, check_tokens, forward_module
 from ._generate import generate
 from ._measure import SequenceBehaviour, summarize_scores
@@ -92,7 +94,7 @@ def sequence_behaviour(
     mask_bt=None,
     steering: Steering | None = None,
 ) -> SequenceBehaviour:
-    """Sequence-level behaviour expectation ``B_P(q) = E_a B(a)``, estimated by sampling (THEORY.md section 2).
+    """Sequence-level behaviour expectation ``B_P(q) = E_a B(a)``, estimated by sampling (docs/theory.md#alignment).
 
     Draws ``n_samples`` continuations per prompt (:func:`generate`, one key per sample),
     scores each with ``scorer`` (token ids (max_new_tokens,) -> -1, 0 or +1)
@@ -109,6 +111,7 @@ def sequence_behaviour(
     >>> out.scores_bs.shape, -1 <= out.mean <= 1, out.stderr > 0
     ((1, 8), True, True)
     """
+    key = prng_key("sequence_behaviour: key", key)
     if not callable(scorer):
         raise TypeError(f"sequence_behaviour: scorer must be callable on token ids, got {type(scorer).__name__}.")
     if not isinstance(n_samples, int) or n_samples < 2:
