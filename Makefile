@@ -29,7 +29,7 @@ test: $(STAMP)
 
 # The documentation site, built offline into site/ with warnings as errors (docs/api: the API reference).
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # Sweep benchmark (benchmarks/sweep.py): ours against transformers with forward hooks, GPT-2 small shape.
 # Writes $(OUT)/bench/sweep.json; bench-small is the one-minute smoke configuration.

@@ -396,8 +396,8 @@ def final_steering_logits(
     [[[8.0]]]
     """
     where = "final_steering_logits"
-    logits_bv = check_finite("logits_bv", logits_bv, where=where)
-    unembed_vd = check_finite("unembed_vd", unembed_vd, where=where)
+    logits_bv = check_finite("logits_bv", logits_bv, where=where, finite=False)
+    unembed_vd = check_finite("unembed_vd", unembed_vd, where=where, finite=False)
     vector_d = check_finite("vector_d", vector_d, where=where)
     coefficients_c = check_finite("coefficients_c", coefficients_c, where=where)
     if logits_bv.ndim != 2 or unembed_vd.ndim != 2 or vector_d.ndim != 1 or coefficients_c.ndim != 1:
@@ -419,6 +419,9 @@ def final_steering_logits(
     if token_ids is not None:
         ids = check_token_ids("final_steering_logits: token_ids", token_ids, logits_bv.shape[1])
         logits_bv, unembed_vd = logits_bv[:, ids], unembed_vd[ids]
+    # Only the logits and rows at token_ids (all, without it) enter the result.
+    logits_bv = check_finite("logits_bv", logits_bv, where=where)
+    unembed_vd = check_finite("unembed_vd", unembed_vd, where=where)
     v = vector_d / norm if normalize else vector_d
     uv_v = unembed_vd @ v
     if mesh is None:

@@ -322,7 +322,7 @@ def expected_helpfulness(r, gaps, cov, *, method="auto", n=None, key=None, mean=
                 f"n must be an even number of Monte Carlo draws (they come in antithetic pairs), "
                 f"got {samples}; pass {samples - 1} or {samples + 1}"
             )
-        key = prng_key("key", key)
+        key = prng_key("key", key, allow_none=True)
         return _monte_carlo(r, gaps_bk, cov, mean_bk, key, kind, samples // 2, batch)
     raise ValueError(f"method must be 'auto', 'quadrature' or 'monte_carlo', got {method!r}")
 

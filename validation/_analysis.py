@@ -75,7 +75,7 @@ def _per_pair_radii(margin_q: np.ndarray, b0_q: np.ndarray, gaps_qk: np.ndarray,
 
 
 def analyze_bundle(bundle: ActivationBundle, config: ValidationConfig | None = None) -> dict[str, Any]:
-    """Validate THEORY.md sections 2-5 on one bundle: A1-A4, T1, T2a/T2b, fits and the tradeoff.
+    """Validate docs/theory.md sections 2-5 (#alignment, #helpfulness, #tradeoff, #measured) on one bundle: A1-A4, T1, T2a/T2b, fits and the tradeoff.
 
     Returns a dict of numbers and numpy arrays (see :func:`condition_to_json` for
     the JSON form written to report.json). Nothing is dropped: assumptions that

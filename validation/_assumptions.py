@@ -1,4 +1,4 @@
-"""The assumptions of THEORY.md section 5 (A1-A4), measured on an activation bundle.
+"""The assumptions of docs/theory.md#measured (A1-A4), measured on an activation bundle.
 
 Each function returns a dict of numbers (numpy arrays for per-prompt and
 per-coefficient values) with a boolean ``holds`` and, where the assumption fails
@@ -20,7 +20,7 @@ from ._x64 import float64
 
 
 def signed_radius(coefficients_c: np.ndarray, delta_qcd: np.ndarray) -> np.ndarray:
-    """``r = sign(c) * ||delta_c(q)||`` per prompt and coefficient (THEORY.md section 1).
+    """``r = sign(c) * ||delta_c(q)||`` per prompt and coefficient (docs/theory.md#setting).
 
     With this sign convention ``delta = r * delta_hat`` where ``delta_hat`` points
     along the positive steering direction at every ``c``, so T1's ``sign(r)``
@@ -117,7 +117,7 @@ def _summary(x: np.ndarray) -> dict[str, float]:
 
 @float64
 def gap_changes(helpfulness: HelpfulnessSweep) -> tuple[np.ndarray, np.ndarray]:
-    """Restricted gaps ``g_qci = z_i - z_*`` and gap changes ``X_qci = <delta, u_i - u_*>`` (THEORY.md section 3).
+    """Restricted gaps ``g_qci = z_i - z_*`` and gap changes ``X_qci = <delta, u_i - u_*>`` (docs/theory.md#helpfulness).
 
     Competitors ``i`` are the other options of each question, in option order.
     The gaps come from the stored log-probabilities; the gap changes from

@@ -1,6 +1,6 @@
 """Curve fits of the paper's forms, with parameter standard errors.
 
-* Behaviour against the coefficient: ``tanh(a c + b0)`` (THEORY.md section 2; the
+* Behaviour against the coefficient: ``tanh(a c + b0)`` (docs/theory.md#alignment; the
   theory predicts ``a ~ kappa Delta / 2`` and ``b0 = artanh B_0``).
 * P(correct) against the coefficient: the bell ``1 / (1 + a + a (b^2/2) c^2)``
   (C2.2, the second-order expansion of T2a's bound, with ``a = (1 - p_0)/p_0``

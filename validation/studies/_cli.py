@@ -131,6 +131,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fresh", action="store_true", help="discard finished chunks in OUT/work and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-figures", action="store_true", help="write report.json and report.md only")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 3 when a theorem is violated where its assumption holds (a failing assumption does not)")
     p.set_defaults(func=_reproduce)
 
 
@@ -172,4 +174,6 @@ def _reproduce(args: argparse.Namespace) -> int:
         return _error(str(e))
     print(f"wrote {out['json']} and {out['markdown']} ({len(out['figures'])} figure files) in "
           f"{out['wall_seconds']:.0f} s ({out['cpu_seconds']:.0f} s CPU)")
-    return 0
+    from steerbounds.validation._cli import strict_status
+
+    return strict_status(args, out["report"])
