@@ -80,7 +80,8 @@ def sample_continuations(
     _check_steering(config, steering, tokens_bt.shape, where="sample_continuations")
     if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise ValueError(f"sample_continuations: max_new_tokens must be a positive int, got {max_new_tokens!r}.")
-    if not np.isfinite(temperature) or temperature < 0:
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not np.isfinite(temperature) \
+            or temperature < 0:
         raise ValueError(f"sample_continuations: temperature must be finite and >= 0, got {temperature!r}.")
     total = tokens_bt.shape[1] + max_new_tokens
     if config.positions == "learned" and total > config.max_len:
