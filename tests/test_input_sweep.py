@@ -307,10 +307,10 @@ NUMERICS = {
     "import_control_vector": Spec(lambda: {"path": "/no/such/cv.gguf"}, (("path", "/no/such/cv.gguf"),),
                                   names={"path": "cv.gguf"}),
     "export_control_vector": Spec(
-        lambda: {"path": "/no/such/folder/cv.gguf", "n_layers": 2,
+        lambda: {"path": "/no/such/folder/cv.safetensors", "n_layers": 3, "format": "safetensors",
                  "vectors": __import__("steerbounds.numerics", fromlist=["x"]).SteeringVectors(
-                     np.eye(2, dtype=np.float32), (0, 1), "random")},
-        (("path", "/no/such/folder/cv.gguf"), ("vectors", "v")), names={"path": "folder"}),
+                     np.eye(2, dtype=np.float32), (1, 2), "random")},
+        (("vectors", "v"), ("n_layers", 0))),
     "recommended_coefficient": Spec(lambda: {"report": "/no/such/report.json"},
                                     (("report", "/no/such/report.json"), ("report", 3)), names={"report": "report"}),
     "load_tokenizer": Spec(lambda: {"path": "/no/such/tok"}, (("path", "/no/such/tok"),), names={"path": "tok"}),
