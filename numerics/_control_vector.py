@@ -34,6 +34,8 @@ keys as string metadata.
 
 from __future__ import annotations
 
+import os
+
 import dataclasses
 import json
 import math
@@ -382,6 +384,9 @@ def recommended_coefficient(
     >>> rec.coefficient, rec.lam, rec.layers, rec.source
     (2.5, 1.0, (1, 2), 'report condition toy, lambda 1')
     """
+    if not isinstance(report, (dict, str, os.PathLike)):
+        raise TypeError(f"recommended_coefficient: report must be a report.json path or its parsed dict, "
+                        f"got {type(report).__name__}")
     where = "report"
     if not isinstance(report, Mapping):
         where = str(report)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from steerbounds.theory._validate import instance_of
+
 import dataclasses
 from typing import Any
 
@@ -87,6 +89,11 @@ def analyze_bundle(bundle: ActivationBundle, config: ValidationConfig | None = N
     >>> out["T1"]["n_violations"], out["assumptions"]["A1"]["holds"]
     (0, True)
     """
+    from ._bundle import validate_bundle as _validate
+    
+    _validate(bundle)
+    if config is not None:
+        instance_of("analyze_bundle", "config", config, ValidationConfig, "ValidationConfig()")
     return _analyze(bundle, config or ValidationConfig())
 
 
@@ -280,4 +287,5 @@ def condition_to_json(result: dict[str, Any]) -> dict[str, Any]:
     >>> json.loads(json.dumps(j, allow_nan=False))["condition"]
     'synthetic'
     """
+    instance_of("condition_to_json", "result", result, dict, "analyze_bundle(bundle)")
     return to_jsonable(result)

@@ -14,6 +14,8 @@ measured means carry no absolute error model).
 
 from __future__ import annotations
 
+from steerbounds.theory._validate import check_array
+
 import warnings
 from typing import Any, Callable
 
@@ -27,6 +29,9 @@ def tanh_curve(c: np.ndarray, a: float, b0: float) -> np.ndarray:
     >>> float(tanh_curve(0.0, 1.0, 0.5).round(6))
     0.462117
     """
+    c = check_array("tanh_curve", "c", c, host=True)
+    check_array("tanh_curve", "a", a, ndim=0)
+    check_array("tanh_curve", "b0", b0, ndim=0)
     return np.tanh(a * np.asarray(c, dtype=np.float64) + b0)
 
 
@@ -36,6 +41,11 @@ def bell_curve(c: np.ndarray, a: float, b: float, *, restricted: bool = False) -
     >>> float(bell_curve(0.0, 1.0, 1.0)), float(bell_curve(0.0, 1.0, 1.0, restricted=True))
     (0.5, 0.5)
     """
+    c = check_array("bell_curve", "c", c, host=True)
+    for name, value in (("a", a), ("b", b)):
+        check_array("bell_curve", name, value, ndim=0)
+    if not a >= 0:
+        raise ValueError(f"bell_curve: a must be >= 0 (it is (1 - p_0)/p_0), got {a!r}")
     c = np.asarray(c, dtype=np.float64)
     core = 1.0 / (1.0 + a + a * (b * b / 2.0) * c * c)
     return 0.5 * core + 0.25 if restricted else core
@@ -47,15 +57,17 @@ def _r2(y: np.ndarray, f: np.ndarray) -> float:
     return 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
 
 
-def _checked(c: np.ndarray, y: np.ndarray, n_params: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    c = np.asarray(c, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+def _checked(c: np.ndarray, y: np.ndarray, n_params: int = 2, *, where: str = "fit", y_name: str = "values",
+             y_range: tuple[float, float] = (-np.inf, np.inf)) -> tuple[np.ndarray, np.ndarray]:
+    c = check_array(where, "c", c, host=True).astype(np.float64)
+    y = check_array(where, y_name, y, host=True).astype(np.float64)
     if c.shape != y.shape or c.ndim != 1:
-        raise ValueError(f"fit: coefficients {c.shape} and values {y.shape} must be 1-D of equal length")
+        raise ValueError(f"{where}: c {c.shape} and {y_name} {y.shape} must be 1-D of equal length")
     if c.size < n_params + 1:
-        raise ValueError(f"fit: {c.size} points for {n_params} parameters; sweep more coefficients")
-    if not (np.all(np.isfinite(c)) and np.all(np.isfinite(y))):
-        raise ValueError("fit: coefficients and values must be finite")
+        raise ValueError(f"{where}: {c.size} points for {n_params} parameters; sweep more coefficients")
+    lo, hi = y_range
+    if ((y < lo) | (y > hi)).any():
+        raise ValueError(f"{where}: {y_name} must lie in [{lo}, {hi}], found {y[(y < lo) | (y > hi)][0]!r}")
     return c, y
 
 
@@ -96,7 +108,7 @@ def fit_tanh(c: np.ndarray, behaviour: np.ndarray) -> dict[str, Any]:
     >>> round(fit["a"], 6), round(fit["b0"], 6)
     (0.4, -0.3)
     """
-    c, y = _checked(c, behaviour)
+    c, y = _checked(c, behaviour, where="fit_tanh", y_name="behaviour", y_range=(-1.0, 1.0))
     yc = np.clip(y, -0.999, 0.999)  # only for the starting guess
     i0 = int(np.argmin(np.abs(c)))
     b0_guess = float(np.arctanh(yc[i0]))
@@ -116,7 +128,7 @@ def fit_bell(c: np.ndarray, p_correct: np.ndarray, *, restricted: bool = False) 
     >>> round(fit["a"], 6), round(fit["b"], 6)
     (0.5, 0.3)
     """
-    c, y = _checked(c, p_correct)
+    c, y = _checked(c, p_correct, where="fit_bell", y_name="p_correct", y_range=(0.0, 1.0))
     i0 = int(np.argmin(np.abs(c)))
     y0 = float(y[i0])
     if restricted:

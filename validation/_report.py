@@ -48,6 +48,9 @@ def build_report(results: list[dict[str, Any]], *, config: ValidationConfig | No
     >>> rep["format"], list(rep["conditions"])
     ('steerbounds-report', ['synthetic'])
     """
+    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+        raise TypeError("build_report: results must be a list of analyze_bundle(...) dicts, got "
+                        f"{type(results).__name__}")
     config = config or ValidationConfig()
     if not results:
         raise ValueError("build_report: no analysed conditions; pass at least one analyze_bundle result")
@@ -197,6 +200,9 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
     >>> render_markdown(rep).splitlines()[0]
     '# steerbounds validation report'
     """
+    if not isinstance(report, dict):
+        raise TypeError(f"render_markdown: report must be a report dict (build_report or load_report), got "
+                        f"{type(report).__name__}")
     lines = ["# steerbounds validation report", ""]
     model = report.get("model") or {}
     lines += [f"- command: `{report.get('command')}`; seed {report.get('seed')}",
