@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from steerbounds.theory._validate import check_disjoint, token_ids
+from steerbounds.theory._validate import check_disjoint, check_finite, token_ids
 
 _UNROLL = 32  # token sets up to this size are unrolled into one fused loop; larger ones reduce a (c, b, k) array
 
@@ -76,10 +76,12 @@ def final_steering_behaviour(
     >>> [round(float(x), 4) for x in b[:, 0]]  # tanh(c * (1 - (-1)) / 2)
     [0.0, 0.7616]
     """
-    logits_bv = jnp.asarray(logits_bv, jnp.float32)
-    unembed_vd = jnp.asarray(unembed_vd, jnp.float32)
-    vector = np.asarray(vector_d, np.float64)
-    coefficients = np.asarray(coefficients_c, np.float64)
+    where = "final_steering_behaviour"
+    # Only the behaviour tokens' logits and rows enter: their finiteness is checked below.
+    logits_bv = jnp.asarray(check_finite("logits_bv", logits_bv, where=where, finite=False), jnp.float32)
+    unembed_vd = jnp.asarray(check_finite("unembed_vd", unembed_vd, where=where, finite=False), jnp.float32)
+    vector = np.asarray(check_finite("vector_d", vector_d, where=where), np.float64)
+    coefficients = np.asarray(check_finite("coefficients_c", coefficients_c, where=where), np.float64)
     if logits_bv.ndim != 2 or unembed_vd.ndim != 2 or vector.ndim != 1 or coefficients.ndim != 1:
         raise ValueError(
             "final_steering_behaviour: expected logits_bv (b, v), unembed_vd (v, d), vector_d (d,), coefficients_c "

@@ -29,7 +29,7 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from ._params import require_finite_parameters
-from steerbounds.theory._validate import is_concrete
+from steerbounds.theory._validate import check_finite, is_concrete
 
 from ._config import TransformerConfig
 from ._forward import (
@@ -395,10 +395,11 @@ def final_steering_logits(
     ...                       token_ids=[1]).tolist()
     [[[8.0]]]
     """
-    logits_bv = jnp.asarray(logits_bv)
-    unembed_vd = jnp.asarray(unembed_vd)
-    vector_d = jnp.asarray(vector_d)
-    coefficients_c = jnp.asarray(coefficients_c)
+    where = "final_steering_logits"
+    logits_bv = check_finite("logits_bv", logits_bv, where=where, finite=False)
+    unembed_vd = check_finite("unembed_vd", unembed_vd, where=where, finite=False)
+    vector_d = check_finite("vector_d", vector_d, where=where)
+    coefficients_c = check_finite("coefficients_c", coefficients_c, where=where)
     if logits_bv.ndim != 2 or unembed_vd.ndim != 2 or vector_d.ndim != 1 or coefficients_c.ndim != 1:
         raise ValueError(
             "final_steering_logits: expected logits_bv (b, v), unembed_vd (v, d), vector_d (d,), coefficients_c (c,); "
@@ -418,6 +419,9 @@ def final_steering_logits(
     if token_ids is not None:
         ids = check_token_ids("final_steering_logits: token_ids", token_ids, logits_bv.shape[1])
         logits_bv, unembed_vd = logits_bv[:, ids], unembed_vd[ids]
+    # Only the logits and rows at token_ids (all, without it) enter the result.
+    logits_bv = check_finite("logits_bv", logits_bv, where=where)
+    unembed_vd = check_finite("unembed_vd", unembed_vd, where=where)
     v = vector_d / norm if normalize else vector_d
     uv_v = unembed_vd @ v
     if mesh is None:

@@ -33,6 +33,7 @@ def as_float_array(name: str, x, *, min_ndim: int = 0) -> jax.Array:
 
 
 _FINITE_HINTS = {
+    "logits_bv": "pass finite logits (leave unwanted tokens out of token_ids instead of giving them -inf logits)",
     "logits": "pass finite logits (leave unwanted tokens out of the token sets instead of giving them -inf logits)",
 }
 
@@ -73,6 +74,36 @@ def float_input(name: str, x, *, min_ndim: int = 0) -> np.ndarray | jax.Array:
         staged_check(jnp.all(jnp.isfinite(array)), f"{name} contains NaN or inf; {finite_hint(name)}")
     if array.ndim < min_ndim:
         raise ValueError(f"{name} must have at least {min_ndim} axes, got shape {array.shape}")
+    return array
+
+
+def check_finite(name: str, x, *, where: str = "", finite: bool = True) -> jax.Array:
+    """``x`` as a real JAX array, unchanged in dtype; raise on NaN/inf (staged under tracing).
+
+    ``where`` prefixes messages with the function's name; ``finite=False`` checks the dtype only.
+    """
+    label = f"{where}: {name}" if where else name
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{label} must be an array of numbers, got {type(x).__name__}")
+    if is_concrete(x):
+        try:
+            host = np.asarray(x)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{label} must be an array of numbers: {err}") from None
+        if host.dtype == object or not (np.issubdtype(host.dtype, np.number) or host.dtype == np.bool_) \
+                or np.iscomplexobj(host):
+            if host.dtype.name != "bfloat16":
+                raise TypeError(f"{label} must hold real numbers, got dtype {host.dtype}")
+        bad = ~np.isfinite(host.astype(np.float32) if host.dtype.name == "bfloat16" else host)
+        if finite and bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{label} contains NaN or inf (first at index {at}, value {host[at]}); {finite_hint(name)}")
+        return jnp.asarray(x)
+    array = jnp.asarray(x)
+    if not (jnp.issubdtype(array.dtype, jnp.floating) or jnp.issubdtype(array.dtype, jnp.integer)):
+        raise TypeError(f"{label} must hold real numbers, got dtype {array.dtype}")
+    if finite:
+        staged_check(jnp.all(jnp.isfinite(array)), f"{label} contains NaN or inf; {finite_hint(name)}")
     return array
 
 
@@ -246,9 +277,9 @@ def staged_check(ok, message: str) -> None:
     staged(ok, message)
 
 
-def prng_key(name: str, key) -> jax.Array:
-    """A typed PRNG key from ``key``: None (seed 0), an int seed, a ``jax.random.key`` or a raw uint32 key."""
-    if key is None:
+def prng_key(name: str, key, *, allow_none: bool = False) -> jax.Array:
+    """A typed PRNG key from ``key``: an int seed, a ``jax.random.key`` or a raw uint32 key (None: seed 0 if allowed)."""
+    if key is None and allow_none:
         return jax.random.key(0)
     if isinstance(key, (bool, np.bool_)):
         raise TypeError(f"{name} must be an int seed or a jax.random.key(...), got {key!r}")

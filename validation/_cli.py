@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="output folder (default: BUNDLE/../report)")
     p.add_argument("--style", choices=["paper", "slides"], default="paper", help="figure style")
     p.add_argument("--no-figures", action="store_true", help="write report.json and report.md only")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 3 when a theorem is violated where its assumption holds (a failing assumption does not)")
     p.set_defaults(func=_analyze)
 
     p = subparsers.add_parser(
@@ -38,6 +40,7 @@ def _error(message: str) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
+    # the analysis (matplotlib, scipy, JAX) loads when the command runs, not when the parser is built
     from ._bundle import BundleError
     from ._pipeline import analyze_bundles
 
@@ -47,10 +50,23 @@ def _analyze(args: argparse.Namespace) -> int:
     except (BundleError, ValueError) as e:
         return _error(str(e))
     print(f"wrote {paths['json']} and {paths['markdown']} ({len(paths['figures'])} figure files)")
+    return strict_status(args, paths["report"])
+
+
+def strict_status(args: argparse.Namespace, report: dict) -> int:
+    """0, or 3 under ``--strict`` when the report has a theorem violated where its assumption holds."""
+    from ._report import theorem_violations
+
+    found = theorem_violations(report)
+    if getattr(args, "strict", False) and found:
+        for line in found:
+            print(f"steerbounds {args.command}: strict: {line}", file=sys.stderr)
+        return 3
     return 0
 
 
 def _plot(args: argparse.Namespace) -> int:
+    # matplotlib loads when the command runs, not when the parser is built
     from ._plots import plot_report
     from ._report import load_report
 

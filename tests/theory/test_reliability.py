@@ -132,7 +132,7 @@ GRADIENT_CASES = [
     ("alignment_slope/margin", lambda x: sb.alignment_slope(x, 0.3), [0.0, 50.0]),
     ("alignment_slope/b0", lambda x: sb.alignment_slope(1.0, x), [0.0, -END, END]),
     ("guarantee_radius/b0", lambda x: sb.guarantee_radius(1.0, x, eps=0.1), [0.0, -END, 0.85]),
-    ("guarantee_radius/eps", lambda x: sb.guarantee_radius(1.0, 0.0, eps=x), [1e-6, 0.5, 0.999]),
+    ("guarantee_radius/eps", lambda x: sb.guarantee_radius(1.0, 0.0, eps=x), [1e-3, 0.5, 0.99]),
     ("guarantee_radius/margin", lambda x: sb.guarantee_radius(x, 0.0, eps=0.1), [1e-3, 1.0, 1e3]),
     ("behaviour_expectation/logit", lambda x: sb.behaviour_expectation(jnp.array([x, 0.0, 1.0]), [0], [1]),
      [0.0, -30.0, 30.0]),

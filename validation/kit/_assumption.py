@@ -246,6 +246,14 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _describe_callable(function) -> str:
+    """``name: first docstring line`` of a predicate or bound, for derived statements."""
+    name = getattr(function, "__name__", type(function).__name__)
+    name = "a lambda" if name == "<lambda>" else name
+    doc = (getattr(function, "__doc__", None) or "").strip().splitlines()
+    return f"{name}: {doc[0].strip()}" if doc and doc[0].strip() else name
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Assumption:
     """An assumption: a predicate on measurements and the bound it licenses.
@@ -321,10 +329,28 @@ class Assumption:
     def replace(self, **changes) -> Assumption:
         """A copy with some fields changed: the way to derive a variant of an assumption.
 
-        >>> a = Assumption("A", bool, lambda m: Inequality(1, 0))
+        A new ``bound`` or ``predicate`` without a new ``statement`` gets a
+        statement derived from what replaced it (its name and the first line
+        of its docstring), and a new ``bound`` without ``licenses`` gets that
+        name too, so reports never describe a bound that was not tested.
+
+        >>> a = Assumption("A", bool, lambda m: Inequality(1, 0), statement="A: B >= 0", licenses="T0")
         >>> a.replace(name="A at 90%").name
         'A at 90%'
+        >>> def halved(m):
+        ...     "B >= 1/2"
+        ...     return Inequality(1, 0.5)
+        >>> b = a.replace(bound=halved)
+        >>> b.statement, b.licenses
+        ('A, with its bound replaced by halved: B >= 1/2', 'halved')
         """
+        replaced = [field for field in ("predicate", "bound") if field in changes]
+        if replaced and "statement" not in changes:
+            described = "; ".join(f"its {field} replaced by {_describe_callable(changes[field])}" for field in replaced)
+            changes["statement"] = f"{self.name}, with {described}"
+        if "bound" in changes and "licenses" not in changes:
+            changes["licenses"] = getattr(changes["bound"], "__name__", "") if getattr(
+                changes["bound"], "__name__", "<lambda>") != "<lambda>" else "a replaced bound"
         return dataclasses.replace(self, **changes)
 
     def holds(self, measurements) -> np.ndarray:
