@@ -118,7 +118,7 @@ class Candidates:
 
 @dataclasses.dataclass(frozen=True)
 class Readout:
-    """What the behaviour and helpfulness sweeps read: ``A+``, ``A-`` and the options (THEORY.md sections 2-3).
+    """What the behaviour and helpfulness sweeps read: ``A+``, ``A-`` and the options (docs/theory.md #alignment, #helpfulness).
 
     ``aligned`` and ``misaligned`` index the behaviour candidates' logit axis
     (``behaviour.ids == aligned + misaligned``); ``metadata`` records how the

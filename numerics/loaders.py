@@ -14,6 +14,9 @@ from steerbounds.numerics import (  # noqa: F401 - re-exports
     load_encoder_model as load_encoder_model,
     save_encoder_model as save_encoder_model,
     minilm_path as minilm_path,
+    load_checkpoint_study_model as load_checkpoint_study_model,
+    ChatTokenizer as ChatTokenizer,
+    compile_chat_template as compile_chat_template,
 )
 
 __all__ = [
@@ -25,4 +28,7 @@ __all__ = [
     "load_encoder_model",
     "save_encoder_model",
     "minilm_path",
+    "load_checkpoint_study_model",
+    "ChatTokenizer",
+    "compile_chat_template",
 ]

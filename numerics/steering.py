@@ -21,6 +21,7 @@ from steerbounds.numerics import (  # noqa: F401 - re-exports
     final_steering_behaviour as final_steering_behaviour,
     steered_embeddings as steered_embeddings,
     steered_embed_texts as steered_embed_texts,
+    pad_coefficients as pad_coefficients,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "final_steering_behaviour",
     "steered_embeddings",
     "steered_embed_texts",
+    "pad_coefficients",
 ]
