@@ -87,4 +87,4 @@ def test_nothing_cites_the_external_specification():
              for p in (ROOT / folder).rglob("*") if p.suffix in (".py", ".md")]
     citing = sorted(str(p.relative_to(ROOT)) for p in [*files, ROOT / "README.md", ROOT / "Makefile"]
                     if external in p.read_text())
-    assert not citing, f"files citing {external} instead of docs/theory.md#anchor: {citing}"
+    assert not citing, f"files citing {external} instead of an anchor of docs/theory.md: {citing}"
