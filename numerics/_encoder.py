@@ -334,6 +334,16 @@ def encoder_forward(
     ``make_steering(model.config, v, layers, c)``; being a pytree it can be vmapped
     over its ``coefficient``.
 
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        ids_bt: token ids, shape (b, t).
+        mask_bt: 1 on tokens, shape (b, t).
+        steering: optional :class:`Steering`.
+
+    Returns:
+        :class:`EncoderOutput` with token states (b, t, d) and sentence embeddings ``h_bd`` (b, d).
+
     >>> import jax, jax.numpy as jnp
     >>> from flax import nnx
     >>> graphdef, state = nnx.split(Encoder(EncoderConfig.tiny(), rngs=nnx.Rngs(0)))
@@ -350,6 +360,13 @@ def mean_pool(states_btd: jax.Array, mask_bt: jax.Array) -> jax.Array:
 
     Every row must hold at least one real token.
 
+    Args:
+        states_btd: token states, shape (b, t, d).
+        mask_bt: 1 on tokens, shape (b, t).
+
+    Returns:
+        pooled states, shape (b, d).
+
     >>> import jax.numpy as jnp
     >>> mean_pool(jnp.array([[[1.0], [3.0], [100.0]]]), jnp.array([[True, True, False]])).tolist()
     [[2.0]]
@@ -362,6 +379,12 @@ def mean_pool(states_btd: jax.Array, mask_bt: jax.Array) -> jax.Array:
 
 def l2_normalize(x_bd: jax.Array) -> jax.Array:
     """Rows scaled to unit Euclidean norm (norms below 1e-12 are treated as 1e-12, as in torch).
+
+    Args:
+        x_bd: rows, shape (..., d).
+
+    Returns:
+        unit-norm rows, same shape.
 
     >>> import jax.numpy as jnp
     >>> l2_normalize(jnp.array([[0.0, 2.0], [-4.0, 0.0]])).tolist()
@@ -380,6 +403,16 @@ def sentence_embeddings(
     mean Pooling, Normalize) and the ``h`` of docs/theory.md#setting for the encoder readout
     (``EncoderOutput.h_bd``; steering at slot ``n_layers`` is added after the
     normalisation).
+
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        ids_bt: token ids, shape (b, t).
+        mask_bt: 1 on tokens, shape (b, t).
+        steering: optional :class:`Steering`.
+
+    Returns:
+        ``h_bd``, shape (b, d), unit norm.
 
     >>> import jax.numpy as jnp
     >>> from flax import nnx
@@ -423,6 +456,17 @@ def steered_embeddings(
 
     ``steering`` fixes ``v`` and the layer set (its own coefficient is ignored);
     returns ``emb_cbd`` with ``emb_cbd[j] = sentence_embeddings(..., steering with c_j)``.
+
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        ids_bt: token ids, shape (b, t).
+        mask_bt: 1 on tokens, shape (b, t).
+        steering: fixes v and the layers.
+        coefficients_c: coefficients, shape (c,).
+
+    Returns:
+        ``emb_cbd``, shape (c, b, d).
 
     >>> import jax.numpy as jnp
     >>> from flax import nnx
