@@ -12,11 +12,15 @@ def _inspect_checkpoint(args: argparse.Namespace) -> int:
     import numpy as np
     from flax import nnx
 
+    from pathlib import Path
+
+    from ._gguf import load_gguf_checkpoint
     from ._hf import load_hf_checkpoint
     from ._params import model_hash
 
+    is_gguf = Path(args.path).suffix.lower() == ".gguf"
     try:
-        model = load_hf_checkpoint(args.path)
+        model = (load_gguf_checkpoint if is_gguf else load_hf_checkpoint)(args.path)
     except (ValueError, FileNotFoundError, OSError) as err:
         print(f"steerbounds inspect-checkpoint: {err}", file=sys.stderr)
         return 2
@@ -69,15 +73,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this layer's subcommands; each sets ``func(args) -> exit status``."""
     p = subparsers.add_parser(
         "inspect-checkpoint",
-        help="load a local Hugging Face GPT-2/Llama checkpoint and print its config, size and parameter hash",
+        help="load a local Hugging Face GPT-2/Llama checkpoint folder or a GGUF file and print its config, size "
+             "and parameter hash",
         description=(
-            "Load a local Hugging Face checkpoint folder (config.json and *.safetensors, GPT-2 or Llama family) "
-            "into this package's transformer, checking every tensor, and print the translated config, the "
-            "parameter count and the model hash (the hash that reports and vector files record). Nothing is "
-            "downloaded."
+            "Load a local Hugging Face checkpoint folder (config.json and *.safetensors, GPT-2 or Llama family) or "
+            "a llama GGUF file into this package's transformer, checking every tensor, and print the translated "
+            "config, the parameter count and the model hash (the hash that reports and vector files record). "
+            "Nothing is downloaded."
         ),
     )
-    p.add_argument("path", help="folder with config.json and *.safetensors")
+    p.add_argument("path", help="folder with config.json and *.safetensors, or a llama .gguf file")
     p.add_argument("--json", action="store_true", help="print config, parameter count and hash as JSON")
     p.set_defaults(func=_inspect_checkpoint)
 
