@@ -77,6 +77,7 @@ def sample_continuations(
         temperature: sampling temperature (0: greedy).
         mask_bt: 1 on tokens, shape (b, t).
         steering: optional :class:`Steering`.
+        top_p: nucleus probability (1: the whole vocabulary).
 
     Returns:
         generated token ids, shape (b, n).

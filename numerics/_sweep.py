@@ -359,6 +359,7 @@ def steering_sweep(
         chunk_size: coefficients per vmapped chunk (default: :func:`default_chunk_size`).
         memory_budget_bytes: budget for the default chunk size.
         cache_prefix: run the unsteered prefix once.
+        share_span: run the leading tokens common to every prompt once (with ``cache_prefix``).
         mesh: optional device mesh (:func:`sweep_mesh`).
 
     Returns:

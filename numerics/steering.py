@@ -1,4 +1,4 @@
-"""steerbounds.numerics.steering: Steering and sweeps: ``c v`` added to the residual stream (docs/theory.md#setting), swept over coefficients.
+"""steerbounds.numerics.steering: Steering, sweeps and steered generation: ``c v`` added to the residual stream (docs/theory.md#setting), swept over coefficients.
 
 The same objects are importable from ``steerbounds.numerics`` directly.
 """
@@ -22,6 +22,12 @@ from steerbounds.numerics import (  # noqa: F401 - re-exports
     steered_embeddings as steered_embeddings,
     steered_embed_texts as steered_embed_texts,
     pad_coefficients as pad_coefficients,
+    generate as generate,
+    GenerationResult as GenerationResult,
+    generation_chunk_size as generation_chunk_size,
+    estimate_generation_bytes as estimate_generation_bytes,
+    cache_bytes_per_token_per_layer as cache_bytes_per_token_per_layer,
+    common_span_length as common_span_length,
 )
 
 __all__ = [
@@ -41,4 +47,10 @@ __all__ = [
     "steered_embeddings",
     "steered_embed_texts",
     "pad_coefficients",
+    "generate",
+    "GenerationResult",
+    "generation_chunk_size",
+    "estimate_generation_bytes",
+    "cache_bytes_per_token_per_layer",
+    "common_span_length",
 ]
