@@ -7,6 +7,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from mkdocs.plugins import event_priority
+
 _BUNDLE = "tex-svg-full.js"  # every TeX extension, SVG output: one file, no web fonts to fetch
 
 
@@ -27,6 +29,7 @@ def on_post_build(config, **kwargs) -> None:
     shutil.copy2(_mathjax_source(), target)
 
 
+@event_priority(100)  # before the plugins: mkdocstrings must find the tree when it reads its paths
 def on_config(config, **kwargs):
     """Lay out the package as it is installed, for mkdocstrings to read the sources.
 

@@ -73,6 +73,14 @@ def common_span_length(tokens_bt, mask_bt, steer_bt=None) -> int:
     ``steer_bt`` is given the run also stops where the prompts disagree on
     being steered. Detected from the ids, never assumed.
 
+    Args:
+        tokens_bt: prompts, shape (b, t).
+        mask_bt: 1 on tokens, shape (b, t).
+        steer_bt: optional 1 where a position is steered, shape (b, t).
+
+    Returns:
+        the length of the shared leading span, in tokens.
+
     >>> common_span_length([[0, 5, 6, 7], [5, 6, 8, 9]], [[0, 1, 1, 1], [1, 1, 1, 1]])
     2
     >>> common_span_length([[5, 6], [5, 6]], [[1, 1], [1, 1]])  # every prompt keeps at least one own token
@@ -335,6 +343,12 @@ def join_caches(*caches: PromptCache) -> PromptCache:
 
 def cache_bytes_per_token_per_layer(config) -> int:
     """Bytes of keys plus values one token adds to the cache of one layer: ``2 * n_kv_heads * head_size * itemsize``.
+
+    Args:
+        config: the model config.
+
+    Returns:
+        bytes per token and layer.
 
     >>> from steerbounds.numerics import TransformerConfig
     >>> cache_bytes_per_token_per_layer(TransformerConfig.llama_style(vocab_size=8, d_model=576, n_heads=9,

@@ -41,6 +41,12 @@ def _require(package: str) -> Any:
 def compile_chat_template(template: str) -> Any:
     """Compile a chat template the way ``transformers`` does (sandboxed, trim_blocks, lstrip_blocks).
 
+    Args:
+        template: the Jinja source of the chat template.
+
+    Returns:
+        the compiled ``jinja2`` template.
+
     >>> t = compile_chat_template("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}"
     ...                           "{% if add_generation_prompt %}<assistant>{% endif %}")
     >>> t.render(messages=[{"role": "user", "content": "Hi"}], add_generation_prompt=True)

@@ -378,6 +378,15 @@ def recommended_coefficient(
     ``n_layers``) the only one whose steered layers a control vector can hold.
     With best coefficients for several ``lambda``, ``lam`` picks one.
 
+    Args:
+        report: a report.json path or its parsed dict.
+        condition: the condition to read.
+        lam: the lambda of ``G - lambda Lambda``.
+        n_layers: the model's blocks, to pick the condition a control vector can hold.
+
+    Returns:
+        a :class:`Recommendation`.
+
     >>> rep = {"conditions": {"toy": {"metadata": {"layers": [1, 2]},
     ...                               "tradeoff": {"lam": 1.0, "measured": {"best_c": 2.5}}}}}
     >>> rec = recommended_coefficient(rep)

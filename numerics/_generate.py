@@ -1,7 +1,7 @@
 """Steered generation with a key/value cache, vmapped over coefficients and samples.
 
 ``generate`` runs, for every coefficient ``c`` and prompt, the model steered by
-``c v`` (THEORY.md section 1) and decodes new tokens one at a time:
+``c v`` (docs/theory.md#setting) and decodes new tokens one at a time:
 
 1. *shared prefix*: the embedding and the blocks before the first steered
    layer do not depend on ``c``; they run once per prompt batch;
@@ -79,6 +79,18 @@ def estimate_generation_bytes(
     attention scores) or the decode step's logits (three copies with top-p
     sorting), whichever is larger.
 
+    Args:
+        config: the model config.
+        batch: number of prompts b.
+        n_samples: samples per prompt s.
+        span: length of the shared leading span.
+        width: own prompt tokens after the span.
+        max_new_tokens: tokens to generate n.
+        top_p: whether top-p sampling is on.
+
+    Returns:
+        bytes per coefficient (an upper estimate).
+
     >>> from steerbounds.numerics import TransformerConfig
     >>> cfg = TransformerConfig.llama_style(vocab_size=100, d_model=16, n_layers=2, n_heads=4)
     >>> estimate_generation_bytes(cfg, 4, 1, 8, 16, 10) > 0
@@ -106,6 +118,20 @@ def generation_chunk_size(
     Default budget: 4 GiB on CPU; a quarter of the free memory on an
     accelerator that reports it (1 GiB otherwise). The result lies in
     ``1 .. n_coefficients``.
+
+    Args:
+        config: the model config.
+        batch: number of prompts b.
+        n_samples: samples per prompt s.
+        span: length of the shared leading span.
+        width: own prompt tokens after the span.
+        max_new_tokens: tokens to generate n.
+        n_coefficients: number of coefficients c.
+        memory_budget_bytes: bytes a chunk may use.
+        top_p: whether top-p sampling is on.
+
+    Returns:
+        coefficients per chunk, in ``1 .. n_coefficients``.
 
     >>> from steerbounds.numerics import TransformerConfig
     >>> cfg = TransformerConfig.llama_style(vocab_size=100, d_model=16, n_layers=2, n_heads=4)
@@ -297,7 +323,7 @@ def generate(
 
     For each ``c`` in ``coefficients_c`` (default: ``steering.coefficient``;
     no steering: the unsteered model) the model runs with ``c v`` added after
-    every layer of ``steering`` (THEORY.md section 1) and decodes:
+    every layer of ``steering`` (docs/theory.md#setting) and decodes:
     ``temperature = 0`` is greedy (argmax), otherwise each token is drawn from
     ``softmax(z / temperature)`` restricted to the smallest set of top tokens
     whose probability reaches ``top_p``. Every (coefficient, prompt, sample)
@@ -328,6 +354,27 @@ def generate(
     number of coefficients (padded to 1, 2, 3, 4, 6, 8, 12, ...) and the number
     of stop tokens; other values (coefficients, temperature, top-p, stop ids,
     key) are arguments of the compiled program.
+
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        tokens_bt: prompts, shape (b, t).
+        max_new_tokens: tokens to generate n.
+        key: an int seed or a ``jax.random.key`` (sampling).
+        mask_bt: 1 on tokens, shape (b, t).
+        steering: optional :class:`Steering` (v and the layer set).
+        coefficients_c: coefficients, shape (c,) (default: the steering's own).
+        n_samples: samples per prompt s.
+        temperature: 0 for greedy decoding.
+        top_p: nucleus probability.
+        stop_tokens: ids that finish a row.
+        steer_positions: ``"all"`` or ``"generated"``.
+        share_span: run the shared leading span once per coefficient.
+        fill_token: id written after a row has stopped.
+        memory_budget_bytes: budget for the coefficient chunk size.
+
+    Returns:
+        :class:`GenerationResult`: ``tokens_cbsn`` (c, b, s, n), ``lengths_cbs`` and ``finished_cbs`` (c, b, s).
 
     >>> import jax, jax.numpy as jnp
     >>> from flax import nnx

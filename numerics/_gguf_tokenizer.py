@@ -85,6 +85,12 @@ def load_gguf_tokenizer(source) -> GGUFTokenizer:
     ones (type 4) added tokens, both matched whole in text. BOS/EOS/padding ids,
     ``add_bos_token`` and the chat template are read as well.
 
+    Args:
+        source: a GGUF path or a :class:`GGUFFile`.
+
+    Returns:
+        the :class:`GGUFTokenizer`.
+
     >>> load_gguf_tokenizer("missing.gguf")
     Traceback (most recent call last):
     ...

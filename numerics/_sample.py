@@ -68,6 +68,20 @@ def sample_continuations(
     every generated token, as activation-addition hooks do during generation.
     Runs :func:`generate` (key/value cache) at the steering's coefficient.
 
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        tokens_bt: prompts, shape (b, t).
+        key: an int seed or a ``jax.random.key``.
+        max_new_tokens: tokens to generate n.
+        temperature: sampling temperature (0: greedy).
+        mask_bt: 1 on tokens, shape (b, t).
+        steering: optional :class:`Steering`.
+        top_p: nucleus probability (1: the whole vocabulary).
+
+    Returns:
+        generated token ids, shape (b, n).
+
     >>> import jax, jax.numpy as jnp
     >>> from flax import nnx
     >>> from steerbounds.numerics import Transformer, TransformerConfig
@@ -99,6 +113,21 @@ def sequence_behaviour(
     Draws ``n_samples`` continuations per prompt (:func:`generate`, one key per sample),
     scores each with ``scorer`` (token ids (max_new_tokens,) -> -1, 0 or +1)
     and returns the per-prompt and average estimates with standard errors.
+
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        tokens_bt: prompts, shape (b, t).
+        scorer: token ids (n,) -> -1, 0 or +1.
+        key: an int seed or a ``jax.random.key``.
+        n_samples: continuations per prompt s (at least 2).
+        max_new_tokens: tokens per continuation n.
+        temperature: sampling temperature.
+        mask_bt: 1 on tokens, shape (b, t).
+        steering: optional :class:`Steering`.
+
+    Returns:
+        :class:`SequenceBehaviour`: per-prompt means and standard errors, shape (b,), and their average.
 
     >>> import jax, jax.numpy as jnp
     >>> from flax import nnx

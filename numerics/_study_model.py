@@ -54,6 +54,13 @@ def log_softmax(logits, axis: int = -1) -> np.ndarray:
 
     .. math:: \log p_i = (z_i - m) - \log \sum_j e^{z_j - m}, \quad m = \max_j z_j
 
+    Args:
+        logits: logits, any shape.
+        axis: the axis normalised over.
+
+    Returns:
+        log-probabilities, same shape, float64.
+
     >>> log_softmax(np.array([0.0, 0.0])).round(6).tolist()
     [-0.693147, -0.693147]
     >>> bool(np.isfinite(log_softmax(np.array([0.0, -2000.0]))).all())  # no underflow to log(0)
@@ -74,6 +81,13 @@ def candidate_log_probs(logits_cbv, ids: Sequence[int]) -> tuple[np.ndarray, np.
 
     .. math:: \log p_t = z_t - \log \sum_v e^{z_v}
 
+    Args:
+        logits_cbv: logits, shape (c, b, V).
+        ids: k token ids.
+
+    Returns:
+        ``(log p at ids, shape (b, c, k); max log p, shape (b, c))``, float64.
+
     >>> lp, top = candidate_log_probs(np.zeros((1, 2, 4)), [0, 3])
     >>> lp.shape, top.shape, round(float(top[0, 0]), 6)
     ((2, 1, 2), (2, 1), -1.386294)
@@ -87,6 +101,13 @@ def candidate_log_probs(logits_cbv, ids: Sequence[int]) -> tuple[np.ndarray, np.
 
 def pad_coefficients(coefficients_c: np.ndarray, size: int) -> np.ndarray:
     """``coefficients_c`` padded to ``size`` entries by repeating the last one (one compiled shape per chunk size).
+
+    Args:
+        coefficients_c: coefficients, shape (c,).
+        size: target length, at least c.
+
+    Returns:
+        coefficients, shape (size,).
 
     >>> pad_coefficients(np.array([1.0, 2.0]), 4).tolist()
     [1.0, 2.0, 2.0, 2.0]
@@ -118,7 +139,7 @@ class Candidates:
 
 @dataclasses.dataclass(frozen=True)
 class Readout:
-    """What the behaviour and helpfulness sweeps read: ``A+``, ``A-`` and the options (THEORY.md sections 2-3).
+    """What the behaviour and helpfulness sweeps read: ``A+``, ``A-`` and the options (docs/theory.md #alignment, #helpfulness).
 
     ``aligned`` and ``misaligned`` index the behaviour candidates' logit axis
     (``behaviour.ids == aligned + misaligned``); ``metadata`` records how the
@@ -635,6 +656,14 @@ def load_checkpoint_study_model(folder, *, use_chat_template: bool = True, dtype
     ``chat_template`` or a ``chat_template.jinja`` (:class:`ChatTokenizer`;
     ``use_chat_template=False`` prompts without it). Another ``model_type`` is
     refused by name; a missing ``tokenizer.json`` is named.
+
+    Args:
+        folder: a Hugging Face folder (config.json, *.safetensors, tokenizer.json).
+        use_chat_template: prompt through the model's chat template.
+        dtype: compute dtype.
+
+    Returns:
+        the :class:`DecoderStudyModel`.
 
     >>> import json, tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())

@@ -74,6 +74,12 @@ class SweepOutput(NamedTuple):
 def last_positions(mask_bt: jax.Array) -> jax.Array:
     """Index of the last token (last 1 of the mask) in every row, shape (b,).
 
+    Args:
+        mask_bt: 1 on tokens, shape (b, t).
+
+    Returns:
+        index of each row's last token, shape (b,).
+
     >>> last_positions(jnp.array([[0, 1, 1], [1, 1, 0]])).tolist()
     [2, 1]
     """
@@ -184,6 +190,23 @@ def sweep_coefficients(
     vmapped at a time (None: all at once). Arguments after ``*`` are static
     under ``jax.jit``; :func:`steering_sweep` is the validating front end.
 
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        tokens_bt: prompts, shape (b, t).
+        mask_bt: 1 on tokens, shape (b, t).
+        steering: fixes v and the layer set.
+        coefficients_c: coefficients, shape (c,).
+        first_layer: smallest steered layer (static).
+        return_logits: return ``logits_cbv``.
+        return_h: return ``h_cbd``.
+        residual_layers: blocks whose output to return.
+        chunk_size: coefficients per chunk.
+        cache_prefix: run the prefix once.
+
+    Returns:
+        :class:`SweepOutput`, as :func:`steering_sweep`.
+
     >>> import jax.numpy as jnp
     >>> from flax import nnx
     >>> from steerbounds.numerics import Transformer, TransformerConfig, make_steering
@@ -222,6 +245,14 @@ def estimate_sweep_bytes(config: TransformerConfig, batch: int, seq_len: int) ->
     last-token logits: ``chunk_size`` coefficients need about ``chunk_size``
     times this.
 
+    Args:
+        config: the model config.
+        batch: number of prompts b.
+        seq_len: prompt length t.
+
+    Returns:
+        bytes of activations per coefficient (an upper estimate).
+
     >>> cfg = TransformerConfig.gpt2_style(vocab_size=100, d_model=8, n_layers=2, n_heads=2)
     >>> estimate_sweep_bytes(cfg, batch=4, seq_len=16) > 0
     True
@@ -249,6 +280,16 @@ def default_chunk_size(
     not report it, and 256 MiB on CPU, where larger chunks are slower (their
     activations fall out of cache) rather than too big. The result lies in
     ``1 .. n_coefficients``.
+
+    Args:
+        config: the model config.
+        batch: number of prompts b.
+        seq_len: prompt length t.
+        n_coefficients: number of coefficients c.
+        memory_budget_bytes: bytes a chunk may use (default: see above).
+
+    Returns:
+        the number of coefficients per chunk, in ``1 .. n_coefficients``.
 
     >>> cfg = TransformerConfig.gpt2_style(vocab_size=100, d_model=8, n_layers=2, n_heads=2)
     >>> default_chunk_size(cfg, 4, 16, 41, memory_budget_bytes=10**9)
@@ -322,6 +363,25 @@ def steering_sweep(
     (prefix caching and chunking per device, ``chunk_size`` per device), and
     the outputs come back sharded the same way. Without a mesh the sweep runs
     on the default device.
+
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        tokens_bt: prompts, shape (b, t).
+        steering: fixes v and the layer set S.
+        coefficients_c: coefficients, shape (c,).
+        mask_bt: 1 on tokens, shape (b, t).
+        return_logits: return ``logits_cbv``.
+        return_h: return ``h_cbd``.
+        residual_layers: blocks whose last-token output to return.
+        chunk_size: coefficients per vmapped chunk (default: :func:`default_chunk_size`).
+        memory_budget_bytes: budget for the default chunk size.
+        cache_prefix: run the unsteered prefix once.
+        share_span: run the leading tokens common to every prompt once (with ``cache_prefix``).
+        mesh: optional device mesh (:func:`sweep_mesh`).
+
+    Returns:
+        :class:`SweepOutput`: ``logits_cbv`` (c, b, V), ``h_cbd`` (c, b, d), ``residuals_clbd`` (c, len(residual_layers), b, d), as requested.
 
     >>> import jax.numpy as jnp
     >>> from flax import nnx
@@ -476,6 +536,13 @@ _SWEEP_SPAN = jax.jit(
 def graphdef_config(graphdef: nnx.GraphDef, state: nnx.State) -> TransformerConfig:
     """The :class:`TransformerConfig` of a split model.
 
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+
+    Returns:
+        the model's :class:`TransformerConfig`.
+
     >>> from flax import nnx
     >>> from steerbounds.numerics import Transformer, TransformerConfig
     >>> cfg = TransformerConfig.gpt2_style(vocab_size=11, d_model=8, n_layers=1, n_heads=2)
@@ -505,6 +572,18 @@ def final_steering_logits(
     is normalised to unit norm unless ``normalize=False`` (then it must already
     have unit norm). ``mesh`` (see :func:`sweep_mesh`) shards the output over
     its coefficient and prompt axes.
+
+    Args:
+        logits_bv: unsteered logits, shape (b, V).
+        unembed_vd: unembedding rows, shape (V, d).
+        vector_d: steering direction, shape (d,).
+        coefficients_c: coefficients, shape (c,).
+        normalize: scale ``vector_d`` to unit norm first.
+        token_ids: optional k token ids to keep.
+        mesh: optional device mesh.
+
+    Returns:
+        steered logits, shape (c, b, V), or (c, b, k) with ``token_ids``.
 
     >>> import jax.numpy as jnp
     >>> z = final_steering_logits(jnp.zeros((1, 2)), jnp.eye(2), jnp.array([3.0, 4.0]), jnp.array([0.0, 10.0]))

@@ -64,6 +64,15 @@ def last_token_log_probs(model, world: ToyWorld, prompts: Sequence[str], *, batc
     text, so the last column is every prompt's last token; they run
     ``batch_size`` at a time.
 
+    Args:
+        model: a :class:`Transformer`.
+        world: the :class:`ToyWorld` (tokenizer, padding length).
+        prompts: b prompts.
+        batch_size: prompts per forward pass.
+
+    Returns:
+        log-probabilities, shape (b, V), float64.
+
     >>> from steerbounds.numerics import load_toy_model
     >>> toy = load_toy_model()
     >>> logp = last_token_log_probs(toy.model, toy.world, ["user : help me fix a boat . assistant :"])
@@ -106,6 +115,13 @@ def evaluate_toy_model(model, world: ToyWorld) -> ToyEvaluation:
     """Accuracy, ``P(correct)`` and behaviour expectations of ``model`` on ``world``'s held-out sets.
 
     ``model`` is a :class:`Transformer`.
+
+    Args:
+        model: a :class:`Transformer` trained on the toy world.
+        world: the :class:`ToyWorld`.
+
+    Returns:
+        :class:`ToyEvaluation`.
 
     >>> from steerbounds.numerics import load_toy_model
     >>> toy = load_toy_model()

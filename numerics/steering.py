@@ -1,4 +1,4 @@
-"""steerbounds.numerics.steering: Steering and sweeps: ``c v`` added to the residual stream (docs/theory.md#setting), swept over coefficients.
+"""steerbounds.numerics.steering: Steering, sweeps and steered generation: ``c v`` added to the residual stream (docs/theory.md#setting), swept over coefficients.
 
 The same objects are importable from ``steerbounds.numerics`` directly.
 """
@@ -21,6 +21,13 @@ from steerbounds.numerics import (  # noqa: F401 - re-exports
     final_steering_behaviour as final_steering_behaviour,
     steered_embeddings as steered_embeddings,
     steered_embed_texts as steered_embed_texts,
+    pad_coefficients as pad_coefficients,
+    generate as generate,
+    GenerationResult as GenerationResult,
+    generation_chunk_size as generation_chunk_size,
+    estimate_generation_bytes as estimate_generation_bytes,
+    cache_bytes_per_token_per_layer as cache_bytes_per_token_per_layer,
+    common_span_length as common_span_length,
 )
 
 __all__ = [
@@ -39,4 +46,11 @@ __all__ = [
     "final_steering_behaviour",
     "steered_embeddings",
     "steered_embed_texts",
+    "pad_coefficients",
+    "generate",
+    "GenerationResult",
+    "generation_chunk_size",
+    "estimate_generation_bytes",
+    "cache_bytes_per_token_per_layer",
+    "common_span_length",
 ]

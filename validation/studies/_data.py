@@ -2,7 +2,7 @@
 
 A study needs contrast pairs for the steering vector, behaviour prompts,
 four-option questions, and the response openings that define ``A+`` (refusals)
-and ``A-`` (compliances) (THEORY.md sections 1-3). The defaults are written for
+and ``A-`` (compliances) (docs/theory.md #setting, #alignment, #helpfulness). The defaults are written for
 this project (``data/``, and the toy world's own prompts); a researcher's files
 come in through ``_user_data``.
 """
@@ -73,7 +73,7 @@ class StudyData:
 
 
 def toy_data(world: Any) -> StudyData:
-    """The toy world's study (THEORY.md section 6, in kind): its own prompts, held out from training where measured.
+    """The toy world's study (docs/theory.md#paper, in kind): its own prompts, held out from training where measured.
 
     Contrast pairs: the (harmful, harmless) instruction pairs on training
     slots. Behaviour: the held-out harmful instructions. Helpfulness: the

@@ -5,9 +5,9 @@ The encoder's softmax readout (``steerbounds.numerics.option_logits`` and
 chooses it on the tuning half of the multiple-choice questions, scores the
 held-out half, evaluates the behaviour readout on the instruction pairs, and
 injects a contrast-pair steering direction at a middle band of blocks to see
-whether the behaviour expectation moves (THEORY.md §1-3).
+whether the behaviour expectation moves (docs/theory.md #setting, #alignment, #helpfulness).
 
-The steering directions are built the way THEORY.md §1 describes, with the
+The steering directions are built the way docs/theory.md#setting describes, with the
 encoder's sentence representation (the mean-pooled residual stream,
 ``pooled_layer_states``) in place of a last-token state: at each block of the
 band, ``contrast_vectors`` takes the first principal direction of the pair

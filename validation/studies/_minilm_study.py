@@ -11,7 +11,7 @@ sentence embedding of the prompt or question.
 * **Readout temperature**: ``tau`` from ``choose_tau`` on the tuning half of the
   multiple-choice questions (``split_mc_questions``); the held-out half is the
   helpfulness sweep.
-* **Steering vector** (THEORY.md section 1): ``contrast_vectors`` (first
+* **Steering vector** (docs/theory.md#setting): ``contrast_vectors`` (first
   principal direction, harmful member aligned) on the mean-pooled residual
   stream of the even-numbered instruction pairs, one direction per steered
   block; ``c > 0`` moves a representation towards the harmful side, where a

@@ -93,7 +93,7 @@ def default_config(model: str) -> StudyConfig:
 def reproduce(config: StudyConfig, out_dir: str | os.PathLike, *, model: str = "toy",
               user_files: UserFiles | None = None, use_chat_template: bool = True, style: str = "paper",
               fresh: bool = False, progress: bool = True, figures: bool = True) -> dict[str, Any]:
-    """``steerbounds reproduce``: the study of THEORY.md sections 5-6 on ``model``, analysed and reported.
+    """``steerbounds reproduce``: the study of docs/theory.md #measured, #paper on ``model``, analysed and reported.
 
     ``model`` is a registered name (``toy``; ``minilm``, extra
     ``steerbounds[real]``) or a path a registered format recognises (a Hugging

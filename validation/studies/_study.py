@@ -1,4 +1,4 @@
-"""The study of THEORY.md sections 5-6 on any model: steering vector, sweeps, bundles (resumable).
+"""The study of docs/theory.md #measured, #paper on any model: steering vector, sweeps, bundles (resumable).
 
 :func:`run_study` takes a model (a ``steerbounds.numerics.StudyModel``: our
 decoder, a loaded checkpoint, our encoder with its readout, ...), the study's
@@ -42,7 +42,7 @@ from ._data import StudyData
 from ._store import SweepStore, chunks, run_chunked
 from ._text_data import MCQuestion
 
-# How the steering vector is read off the contrast states (THEORY.md section 1):
+# How the steering vector is read off the contrast states (docs/theory.md#setting):
 #   pca             first principal direction of the pair differences (aligned - misaligned), pair i = row i;
 #   mean_difference their mean;
 #   caa             contrastive activation addition: each behaviour prompt followed once by a refusal-opening and
@@ -105,7 +105,7 @@ class StudyConfig:
 
     @classmethod
     def paper(cls) -> "StudyConfig":
-        """The grids of THEORY.md section 1: behaviour -5..5 step 0.2, helpfulness -10..10 step 0.25.
+        """The grids of docs/theory.md#setting: behaviour -5..5 step 0.2, helpfulness -10..10 step 0.25.
 
         >>> StudyConfig.paper().behaviour_grid
         (-5.0, 5.0, 0.2)
