@@ -38,10 +38,10 @@ class ToyTrainConfig:
 
     seed: int = 0  # seeds initialisation and the batch stream
     world_seed: int = 0  # seed of the ToyWorld the model is trained on
-    steps: int = 3000  # optimiser steps
+    steps: int = 4000  # optimiser steps
     batch_size: int = 64  # sequences per step
     learning_rate: float = 3e-3  # peak learning rate
-    warmup_steps: int = 300  # linear warmup from 0 to the peak
+    warmup_steps: int = 400  # linear warmup from 0 to the peak
     final_lr_fraction: float = 0.05  # cosine decays to this fraction of the peak
     weight_decay: float = 0.05  # AdamW decoupled weight decay (matrices only)
     b1: float = 0.9  # Adam first-moment decay
