@@ -248,7 +248,8 @@ def choose_grid(scales: MeasuredScales, *, saturation: float = SATURATION, drop_
     is a round number giving about ``points_per_scale`` points within the smaller of
     the two scales, coarsened so that the grid has at most ``max_points`` points.
 
-    >>> s = MeasuredScales(1.0, 1.0, np.zeros(50), np.ones(50), np.full((40, 3), 3.0), np.ones((40, 3)), 0.5, 0.0, 4)
+    >>> slopes = np.tile([-1.0, 0.0, 1.0], (40, 1))  # gap changes per unit c, spread over competitors
+    >>> s = MeasuredScales(1.0, 1.0, np.zeros(50), np.ones(50), np.full((40, 3), 3.0), slopes, 0.8, 0.0, 4)
     >>> g = choose_grid(s)
     >>> round(g.c_saturation[0], 3), g.c_max >= 1.25 * max(g.c_drop), float(g.coefficients[0]) == -g.c_max
     (3.664, True, True)
