@@ -11,7 +11,9 @@ from ._assumptions import a1_margins, a2_gap_changes, a3_linear_response, a4_beh
 from ._bundle import ActivationBundle, BundleError, validate_bundle
 from ._checks import behaviour_values, check_t1, compare_t2, helpfulness_values
 from ._config import ValidationConfig
-from ._fits import fit_bell, fit_tanh
+from ._crossover import DEFAULT_LAMBDAS, measured_tradeoff
+from ._fits import fit_bell, fit_tanh, identifiability, restricted_bell_range_note
+from ._grid import grid_coverage
 from ._tradeoff import projection_2d, tradeoff
 from ._x64 import float64
 
@@ -162,21 +164,19 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
                              "how": "a = (1 - p0)/p0 with p0 the mean full-vocabulary P(correct) at c = 0; "
                                     "b = sigma kappa with sigma^2 the fitted Sigma_ii (option competitors) and "
                                     "kappa the median over questions"}
-    if hp.n_options == 4:
+    range_note = restricted_bell_range_note(restr_mean, _sem(hv["restricted_qc"]), n_options=hp.n_options)
+    if range_note is None:
         fit_restr = fit_bell(ch, restr_mean, restricted=True)
         p0r = float(restr_mean[ih0])
         fit_restr["predicted"] = {"a": 0.5 / (p0r - 0.25) - 1.0 if 0.25 < p0r <= 0.75 else None,
                                   "b": sigma * kappa_h,
                                   "how": "a from 0.5/(1 + a) + 0.25 = mean restricted P(correct) at c = 0; "
                                          "b = sigma kappa"}
-        if p0r > 0.75:
-            note = (f"C2.2's restricted form 0.5/(1 + a + a(b^2/2)c^2) + 0.25 cannot exceed 0.75 (a >= 0), "
-                    f"but the measured restricted P(correct) at c = 0 is {p0r:.3g}: the form does not describe "
-                    "this model")
-            fit_restr["note"] = note if not fit_restr.get("note") else f"{note}; {fit_restr['note']}"
     else:
-        fit_restr = {"converged": False, "note": f"C2.2's restricted form is for four options; this bundle has "
-                                                 f"{hp.n_options}", "predicted": None}
+        fit_restr = {"converged": False, "fitted": False, "note": f"C2.2's restricted form: {range_note}",
+                     "predicted": None}
+    for fit, params in ((fit_b, ("a", "b0")), (fit_full, ("a", "b")), (fit_restr, ("a", "b"))):
+        fit["identifiability"] = identifiability(fit, params)
 
     # Tradeoff (section 4).
     from steerbounds import theory
@@ -189,6 +189,7 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
     trade = tradeoff(cb, b_mean, ch, restr_mean, s_a_q=s_a_q, kappa_b_q=a3b["kappa_q"], s_h_q=t2["s_h_q"],
                      kappa_h_q=a3h["kappa_q"], lam=config.lam)
     trade["per_pair"] = _per_pair_radii(margin_for_slope, b0_q, gaps0, a2["covariance"]["sigma_kk"], config.lam)
+    trade["joint"] = _joint_tradeoff(cb, b_qc, ch, hv["restricted_qc"], trade["predicted"], config)
     trade["predicted"]["how"] = ("s_A per prompt: C1.1's slope with the prompt's median margin over c != 0 and its "
                                  "B_0; s_H per question: T2b's curvature with the fitted Sigma; kappa per prompt "
                                  "from A3; loss measured on restricted P(correct)")
@@ -198,6 +199,8 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
         projection = projection_2d(bundle.projection.representations_nd, bundle.projection.labels_n)
         projection["class_names"] = list(bundle.projection.class_names)
         projection["description"] = bundle.projection.description
+
+    coverage = _coverage(cb, b_mean, ch, restr_mean, hp.n_options)
 
     verdicts = {
         "A1": a1["holds"], "A2": a2["holds"], "A3": bool(a3b["holds"] and a3h["holds"]), "A4": a4["holds"],
@@ -231,9 +234,41 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
         "T2": t2,
         "fits": {"behaviour_tanh": fit_b, "bell_full": fit_full, "bell_restricted": fit_restr},
         "tradeoff": trade,
+        "grid": {"coverage": coverage, "choice": (bundle.metadata or {}).get("grid_choice")},
         "projection": projection,
         "verdicts": verdicts,
     }
+
+
+def _on_joint_grid(cb: np.ndarray, b_qc: np.ndarray, ch: np.ndarray) -> np.ndarray:
+    """Behaviour per prompt on the helpfulness coefficients within the behaviour grid (interpolated where needed)."""
+    if cb.shape == ch.shape and np.array_equal(cb, ch):
+        return b_qc
+    return np.stack([np.interp(ch, cb, row) for row in b_qc])
+
+
+def _joint_tradeoff(cb: np.ndarray, b_qc: np.ndarray, ch: np.ndarray, h_qc: np.ndarray, predicted: dict[str, Any],
+                    config: ValidationConfig) -> dict[str, Any]:
+    """The measured crossover and best c on one joint grid, with bootstrap intervals, next to the predictions."""
+    inside = (ch >= cb.min()) & (ch <= cb.max())
+    c = ch[inside]
+    out = measured_tradeoff(c, _on_joint_grid(cb, b_qc, c), h_qc[:, inside], lambdas=DEFAULT_LAMBDAS,
+                            seed=config.seed).as_dict()
+    c_eff = predicted.get("c_eff")
+    out["predicted_c_eff"] = c_eff
+    out["predicted_c_star"] = {f"{lam:g}": (None if c_eff is None else c_eff / (2 * lam)) for lam in DEFAULT_LAMBDAS}
+    out["joint_grid"] = ("one grid for both sweeps" if cb.shape == ch.shape and np.array_equal(cb, ch)
+                         else "helpfulness coefficients inside the behaviour grid, behaviour interpolated")
+    return out
+
+
+def _coverage(cb: np.ndarray, b_mean: np.ndarray, ch: np.ndarray, h_mean: np.ndarray, n_options: int) -> dict:
+    """Whether the sweep reached behaviour saturation and the helpfulness drop on both sides of 0."""
+    if n_options < 2:
+        return {"covered": None, "note": "a single option has no chance level"}
+    return grid_coverage(ch, np.interp(ch, cb, b_mean), h_mean, n_options=n_options) | {
+        "behaviour_range": [float(cb.min()), float(cb.max())],
+        "helpfulness_range": [float(ch.min()), float(ch.max())]}
 
 
 # Arrays left out of report.json (large or internal); everything else is written.

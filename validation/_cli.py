@@ -53,10 +53,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="toy", choices=["toy", "minilm"], help="model to study (default: toy)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: results/MODEL)")
     p.add_argument("--behaviour-grid", type=float, nargs=3, default=None, metavar=("START", "STOP", "STEP"),
-                   help="behaviour coefficients START, START+STEP, ..., STOP (default -5 5 0.2, minilm -4 4 0.2; "
-                        "must contain 0)")
+                   help="behaviour coefficients START, START+STEP, ..., STOP (must contain 0; give both grids or "
+                        "neither; default: one joint grid per condition chosen from the model's measured scales, "
+                        "minilm -4 4 0.2)")
     p.add_argument("--helpfulness-grid", type=float, nargs=3, default=None, metavar=("START", "STOP", "STEP"),
-                   help="helpfulness coefficients (default -10 10 0.25, minilm -4 4 0.2; must contain 0)")
+                   help="helpfulness coefficients (must contain 0; see --behaviour-grid)")
     p.add_argument("--layers", type=str, default=None,
                    help="comma-separated layers to steer (default: a band of middle layers)")
     p.add_argument("--chunk-size", type=int, default=None, help="coefficients per saved chunk (default 9; minilm 7)")

@@ -136,15 +136,18 @@ EMBEDDED_MODELS = ("minilm", "toy")  # every model reproduce knows ("minilm": va
 def default_config(model: str) -> StudyConfig:
     """The study configuration ``reproduce`` uses for ``model`` unless told otherwise.
 
+    The toy model's grids are chosen from its measured scales (``None``: one joint
+    grid per condition); MiniLM keeps its fixed grid.
+
     >>> default_config("toy").helpfulness_grid, default_config("minilm").helpfulness_grid
-    ((-10.0, 10.0, 0.25), (-4.0, 4.0, 0.2))
+    (None, (-4.0, 4.0, 0.2))
     """
     if model == "minilm":
         from ._minilm_study import minilm_study_config
 
         return minilm_study_config()
     if model in MODELS:
-        return StudyConfig.paper()
+        return StudyConfig()
     raise ValueError(f"model {model!r} is not embedded; choose one of {list(EMBEDDED_MODELS)}")
 
 

@@ -5,7 +5,12 @@ Given a model (``steerbounds.numerics``) and its prompts (:class:`StudyInputs`),
 component of the pair differences), injects it over a band of layers and sweeps
 the coefficient on harmful prompts (behaviour) and multiple-choice questions
 (helpfulness); a second condition steers the final representation directly
-through the analytic path ``z_c = z + c (U v)``. Each finished chunk of
+through the analytic path ``z_c = z + c (U v)``. Unless grids are given, each
+condition's coefficients are one joint grid chosen from measured scales
+(:func:`steerbounds.validation._grid.choose_grid`): a pilot sweep at
+``c = -c_p, 0, c_p`` measures ``||delta||`` per unit ``c``, the behaviour log-odds
+slope and the option gaps' changes, and a check at the chosen ``+-c_max`` widens
+the grid until behaviour saturation and the helpfulness drop are both reached. Each finished chunk of
 coefficients is saved at once (temporary file, then ``os.replace``); an
 interrupted run resumes from its chunks, and a run with another configuration or
 model refuses to mix with them. The result is one :class:`ActivationBundle` per
@@ -106,14 +111,19 @@ class StudyInputs:
 
 @dataclasses.dataclass(frozen=True)
 class StudyConfig:
-    """What the study sweeps (the paper's grids by default) and how it saves its progress.
+    """What the study sweeps and how it saves its progress.
+
+    By default (both grids ``None``) each condition gets one joint grid chosen
+    from the model's measured scales; :meth:`paper` gives the paper's fixed grids.
 
     >>> StudyConfig.paper().behaviour_coefficients().size, StudyConfig.paper().helpfulness_coefficients().size
     (51, 81)
+    >>> StudyConfig().auto_grid
+    True
     """
 
-    behaviour_grid: tuple[float, float, float] = (-5.0, 5.0, 0.2)  # start, stop, step (section 1)
-    helpfulness_grid: tuple[float, float, float] = (-10.0, 10.0, 0.25)  # start, stop, step
+    behaviour_grid: tuple[float, float, float] | None = None  # start, stop, step; None: chosen from measured scales
+    helpfulness_grid: tuple[float, float, float] | None = None  # start, stop, step; None: chosen from measured scales
     layers: tuple[int, ...] | None = None  # steered layers; None: default_layers(n_layers)
     vector_method: str = "pca"  # "pca" or "mean_difference" over the contrast-pair differences
     chunk_size: int = 9  # coefficients per saved chunk (and per vmapped batch)
@@ -125,8 +135,17 @@ class StudyConfig:
             raise ValueError(f"StudyConfig.chunk_size must be a positive int, got {self.chunk_size!r}")
         if self.vector_method not in ("pca", "mean_difference"):
             raise ValueError(f"StudyConfig.vector_method must be 'pca' or 'mean_difference', got {self.vector_method!r}")
-        self.behaviour_coefficients()
-        self.helpfulness_coefficients()
+        if (self.behaviour_grid is None) != (self.helpfulness_grid is None):
+            raise ValueError("StudyConfig: give both behaviour_grid and helpfulness_grid, or neither (then one joint "
+                             "grid per condition is chosen from the model's measured scales)")
+        if not self.auto_grid:
+            self.behaviour_coefficients()
+            self.helpfulness_coefficients()
+
+    @property
+    def auto_grid(self) -> bool:
+        """True when the grids are chosen from measured scales at run time."""
+        return self.behaviour_grid is None
 
     @classmethod
     def paper(cls) -> "StudyConfig":
@@ -135,22 +154,26 @@ class StudyConfig:
         >>> StudyConfig.paper().behaviour_grid
         (-5.0, 5.0, 0.2)
         """
-        return cls()
+        return cls(behaviour_grid=(-5.0, 5.0, 0.2), helpfulness_grid=(-10.0, 10.0, 0.25))
 
     def behaviour_coefficients(self) -> np.ndarray:
         """The behaviour grid as an array.
 
-        >>> StudyConfig(behaviour_grid=(-1, 1, 1)).behaviour_coefficients().tolist()
+        >>> StudyConfig(behaviour_grid=(-1, 1, 1), helpfulness_grid=(-1, 1, 1)).behaviour_coefficients().tolist()
         [-1.0, 0.0, 1.0]
         """
+        if self.behaviour_grid is None:
+            raise ValueError("the behaviour grid is chosen from measured scales when the study runs")
         return coefficient_grid(*self.behaviour_grid, name="behaviour grid")
 
     def helpfulness_coefficients(self) -> np.ndarray:
         """The helpfulness grid as an array.
 
-        >>> StudyConfig(helpfulness_grid=(-2, 2, 2)).helpfulness_coefficients().tolist()
+        >>> StudyConfig(behaviour_grid=(-1, 1, 1), helpfulness_grid=(-2, 2, 2)).helpfulness_coefficients().tolist()
         [-2.0, 0.0, 2.0]
         """
+        if self.helpfulness_grid is None:
+            raise ValueError("the helpfulness grid is chosen from measured scales when the study runs")
         return coefficient_grid(*self.helpfulness_grid, name="helpfulness grid")
 
     def to_dict(self) -> dict[str, Any]:
@@ -266,9 +289,45 @@ def run_study(inputs: StudyInputs, config: StudyConfig, out_dir: str | os.PathLi
             _save_vectors_atomically(vec_path, vectors)
         tick("steering vector")
         steering = vectors.steering(model_config, layers)
-        cb, ch = config.behaviour_coefficients(), config.helpfulness_coefficients()
         behaviour_ids = list(inputs.aligned_ids) + list(inputs.misaligned_ids)
         option_ids = list(inputs.option_ids)
+        mid = len(layers) // 2
+        states = {}
+        for layer in (layers[mid], n_layers):
+            a = last_token_states(inputs.graphdef, inputs.state, inputs.pairs_aligned_bt,
+                                  mask_bt=inputs.pairs_aligned_mask_bt, layers=[layer])[0]
+            m = last_token_states(inputs.graphdef, inputs.state, inputs.pairs_misaligned_bt,
+                                  mask_bt=inputs.pairs_misaligned_mask_bt, layers=[layer])[0]
+            states[layer] = (a, m)
+        direction = vectors.direction(n_layers)
+        choices: dict[str, Any] = {"mid_layers": None, "final_representation": None}
+        if config.auto_grid:
+            def mid_pilot(c: np.ndarray) -> ActivationBundle:
+                size = config.chunk_size
+                chunk_b = _sweep_chunk(inputs, steering, inputs.prompts_bt, inputs.prompts_mask_bt, behaviour_ids,
+                                       c, max(size, c.size))
+                chunk_h = _sweep_chunk(inputs, steering, inputs.questions_bt, inputs.questions_mask_bt, option_ids,
+                                       c, max(size, c.size))
+                i0 = int(np.flatnonzero(c == 0)[0])
+                return _bundle("pilot", inputs, c, c, chunk_b["logprobs"], _delta(chunk_b["h"], i0),
+                               chunk_h["logprobs"], chunk_h["max_logprob"], _delta(chunk_h["h"], i0), {}, {}, None)
+
+            def final_pilot(c: np.ndarray) -> ActivationBundle:
+                lp_b, delta_b, lp_h, top_h, delta_h = _final_condition(inputs, direction, c, c, behaviour_ids,
+                                                                       option_ids)
+                return _bundle("pilot", inputs, c, c, lp_b, delta_b, lp_h, top_h, delta_h, {}, {}, None)
+
+            scale_mid = float(np.median(np.linalg.norm(np.concatenate(states[layers[mid]]), axis=-1)))
+            scale_final = float(np.median(np.linalg.norm(np.concatenate(states[n_layers]), axis=-1)))
+            choices["mid_layers"] = auto_grid(mid_pilot, PILOT_FRACTION * scale_mid)
+            tick("grid (mid layers)")
+            choices["final_representation"] = auto_grid(final_pilot, PILOT_FRACTION * scale_final)
+            tick("grid (final representation)")
+            cb = ch = np.asarray(choices["mid_layers"]["coefficients"], dtype=np.float64)
+            cb_final = ch_final = np.asarray(choices["final_representation"]["coefficients"], dtype=np.float64)
+        else:
+            cb, ch = config.behaviour_coefficients(), config.helpfulness_coefficients()
+            cb_final, ch_final = cb, ch
         size_b, size_h = min(config.chunk_size, cb.size), min(config.chunk_size, ch.size)
         sweep_b = run_chunked(store, "behaviour", cb, size_b,
                               lambda c: _sweep_chunk(inputs, steering, inputs.prompts_bt, inputs.prompts_mask_bt,
@@ -278,15 +337,7 @@ def run_study(inputs: StudyInputs, config: StudyConfig, out_dir: str | os.PathLi
                               lambda c: _sweep_chunk(inputs, steering, inputs.questions_bt, inputs.questions_mask_bt,
                                                      option_ids, c, size_h),
                               on_chunk=lambda reused: tick("helpfulness sweep"))
-        mid = len(layers) // 2
-        states = {}
-        for layer in (layers[mid], n_layers):
-            a = last_token_states(inputs.graphdef, inputs.state, inputs.pairs_aligned_bt,
-                                  mask_bt=inputs.pairs_aligned_mask_bt, layers=[layer])[0]
-            m = last_token_states(inputs.graphdef, inputs.state, inputs.pairs_misaligned_bt,
-                                  mask_bt=inputs.pairs_misaligned_mask_bt, layers=[layer])[0]
-            states[layer] = (a, m)
-        final = _final_condition(inputs, vectors.direction(n_layers), cb, ch, behaviour_ids, option_ids)
+        final = _final_condition(inputs, direction, cb_final, ch_final, behaviour_ids, option_ids)
     tick("final-representation condition")
 
     meta = {"layers": list(layers), "vector_method": config.vector_method, "n_contrast_pairs": vectors.n_pairs,
@@ -302,23 +353,82 @@ def run_study(inputs: StudyInputs, config: StudyConfig, out_dir: str | os.PathLi
 
     i0b, i0h = int(np.flatnonzero(cb == 0)[0]), int(np.flatnonzero(ch == 0)[0])
 
-    def delta(h: np.ndarray, i0: int) -> np.ndarray:  # stored in float32, the precision of h
-        return (h.astype(np.float64) - h[:, i0 : i0 + 1]).astype(np.float32)
-
     bundles = [
-        _bundle("mid_layers", inputs, cb, ch, sweep_b["logprobs"], delta(sweep_b["h"], i0b),
-                sweep_h["logprobs"], sweep_h["max_logprob"], delta(sweep_h["h"], i0h),
-                model, {**meta, "description": f"steering vector added after layers {list(layers)} at every "
-                                               f"position; delta read from the final representation"},
+        _bundle("mid_layers", inputs, cb, ch, sweep_b["logprobs"], _delta(sweep_b["h"], i0b),
+                sweep_h["logprobs"], sweep_h["max_logprob"], _delta(sweep_h["h"], i0h),
+                model, {**meta, "grid_choice": choices["mid_layers"],
+                        "description": f"steering vector added after layers {list(layers)} at every "
+                                       f"position; delta read from the final representation"},
                 projection(layers[mid], f"after layer {layers[mid]}")),
-        _bundle("final_representation", inputs, cb, ch, *final, model,
-                {**meta, "layers": [n_layers], "description": "the final representation steered directly "
+        _bundle("final_representation", inputs, cb_final, ch_final, *final, model,
+                {**meta, "layers": [n_layers], "grid_choice": choices["final_representation"],
+                 "description": "the final representation steered directly "
                  "(analytic path z_c = z + c U v, delta = c v): the theory's own setting"},
                 projection(n_layers, "final representation")),
     ]
     for b in bundles:
         save_bundle(b, out_dir / "bundles" / b.condition)
     return bundles
+
+
+PILOT_FRACTION = 0.05  # pilot coefficient as a fraction of the median last-token norm at the steered layer
+MAX_WIDENINGS = 6  # times the chosen c_max may grow by half before the grid is taken as it is
+
+
+def _delta(h: np.ndarray, i0: int) -> np.ndarray:
+    """Change of the final representation from c = 0, stored in float32 (the precision of h)."""
+    return (h.astype(np.float64) - h[:, i0 : i0 + 1]).astype(np.float32)
+
+
+def auto_grid(measure: Callable[[np.ndarray], ActivationBundle], c_pilot: float, *,
+              max_widenings: int = MAX_WIDENINGS) -> dict[str, Any]:
+    """A joint grid from measured scales: pilot at ``-c_pilot, 0, c_pilot``, then checks at ``+-c_max``.
+
+    ``measure(coefficients)`` sweeps the model and returns a bundle. The grid is
+    :func:`~steerbounds.validation._grid.choose_grid` of the pilot's scales; while
+    a check at ``-c_max, 0, c_max`` does not reach both targets
+    (:func:`~steerbounds.validation._grid.grid_coverage`), ``c_max`` grows by half.
+    Returns the choice (JSON-ready) with its ``coefficients``.
+
+    >>> from steerbounds.validation import synthetic_bundle
+    >>> measure = lambda c: synthetic_bundle(seed=0, n_prompts=4, n_questions=30, behaviour_coefficients=c,
+    ...                                      helpfulness_coefficients=c)
+    >>> out = auto_grid(measure, 0.5)
+    >>> out["coefficients"][0] == -out["c_max"], out["check"]["covered"]
+    (True, True)
+    """
+    import math
+
+    from ._checks import behaviour_values, helpfulness_values
+    from ._grid import choose_grid, grid_coverage, measure_scales, nice_step
+
+    if not (c_pilot > 0 and math.isfinite(c_pilot)):
+        raise ValueError(f"c_pilot must be positive and finite, got {c_pilot}")
+    pilot = measure(np.array([-c_pilot, 0.0, c_pilot]))
+    choice = choose_grid(measure_scales(pilot))
+    out = choice.as_dict()
+    c_max, step, points = choice.c_max, choice.step, choice.coefficients.size
+    widened = []
+    cov: dict[str, Any] = {}
+    for _ in range(max_widenings + 1):
+        c3 = np.array([-c_max, 0.0, c_max])
+        check = measure(c3)
+        b = behaviour_values(check.behaviour).mean(0)
+        h = helpfulness_values(check.helpfulness)["restricted_qc"].mean(0)
+        cov = grid_coverage(c3, b, h, n_options=check.helpfulness.n_options)
+        if cov["covered"] or len(widened) == max_widenings:
+            break
+        widened.append(c_max)
+        c_max *= 1.5
+        step = nice_step(max(step, 2.0 * c_max / (points - 1)))
+        c_max = round(math.ceil(c_max / step - 1e-9) * step, 12)
+    n = int(round(c_max / step))
+    out.update({"c_pilot": float(c_pilot), "c_max": c_max, "step": step, "widened_from": widened,
+                "check": cov, "coefficients": (np.round(step * np.arange(-n, n + 1), 12) + 0.0).tolist()})
+    if not cov["covered"]:
+        out["notes"] = [*out["notes"], f"the check at c = +-{c_max:.4g} still misses a target after "
+                        f"{len(widened)} widenings; the grid is used as it is"]
+    return out
 
 
 def _final_condition(inputs: StudyInputs, v_d: np.ndarray, cb: np.ndarray, ch: np.ndarray, behaviour_ids: list[int],
@@ -347,7 +457,7 @@ def _final_condition(inputs: StudyInputs, v_d: np.ndarray, cb: np.ndarray, ch: n
 
 def _bundle(condition: str, inputs: StudyInputs, cb: np.ndarray, ch: np.ndarray, lp_b: np.ndarray,
             delta_b: np.ndarray, lp_h: np.ndarray, top_h: np.ndarray, delta_h: np.ndarray, model: dict[str, Any],
-            metadata: dict[str, Any], projection: Projection) -> ActivationBundle:
+            metadata: dict[str, Any], projection: Projection | None) -> ActivationBundle:
     from flax import nnx
 
     u_vd, _ = nnx.merge(inputs.graphdef, inputs.state).unembedding()
@@ -372,6 +482,8 @@ def n_steps(config: StudyConfig) -> int:
     >>> n_steps(StudyConfig(behaviour_grid=(-1, 1, 1), helpfulness_grid=(-1, 1, 1), chunk_size=2))
     6
     """
+    if config.auto_grid:  # two grid choices; the chunks of a grid of at most 121 points (an upper estimate)
+        return 2 * len(chunks(121, config.chunk_size)) + 4
     nb = len(chunks(config.behaviour_coefficients().size, config.chunk_size))
     nh = len(chunks(config.helpfulness_coefficients().size, config.chunk_size))
     return nb + nh + 2
