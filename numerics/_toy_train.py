@@ -38,17 +38,17 @@ class ToyTrainConfig:
 
     seed: int = 0  # seeds initialisation and the batch stream
     world_seed: int = 0  # seed of the ToyWorld the model is trained on
-    steps: int = 4000  # optimiser steps
+    steps: int = 3000  # optimiser steps
     batch_size: int = 64  # sequences per step
     learning_rate: float = 3e-3  # peak learning rate
-    warmup_steps: int = 400  # linear warmup from 0 to the peak
+    warmup_steps: int = 300  # linear warmup from 0 to the peak
     final_lr_fraction: float = 0.05  # cosine decays to this fraction of the peak
     weight_decay: float = 0.05  # AdamW decoupled weight decay (matrices only)
     b1: float = 0.9  # Adam first-moment decay
     b2: float = 0.98  # Adam second-moment decay
     grad_clip: float = 1.0  # global gradient-norm clip
     style: Literal["gpt2", "llama"] = "gpt2"  # which TransformerConfig preset
-    d_model: int = 128  # residual width
+    d_model: int = 64  # residual width
     n_layers: int = 4  # transformer blocks
     n_heads: int = 4  # attention heads
     mix: tuple[tuple[str, float], ...] = DEFAULT_MIX  # fractions of each text kind per batch

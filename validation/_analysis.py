@@ -119,6 +119,7 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
     a1 = a1_margins(bh, config)
     consistency = _consistency(a1, hp, config)
     a2 = a2_gap_changes(hp, config)
+    a2["samples"] = _gap_change_samples(hp.coefficients_c, a2["x_qci"])
     a3b = a3_linear_response(cb, bh.delta_qcd, bh.prompts, config)
     a3h = a3_linear_response(ch, hp.delta_qcd, hp.questions, config)
     a4 = a4_behaviour_mass(bh, config)
@@ -238,6 +239,17 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
         "projection": projection,
         "verdicts": verdicts,
     }
+
+
+def _gap_change_samples(c: np.ndarray, x_qci: np.ndarray, n_pick: int = 5) -> dict[str, Any]:
+    """Gap changes for the figures: every value at a few ``c > 0`` (ECDF, strip plot) and quantiles at every ``c``."""
+    pos = np.flatnonzero(c > 0)
+    pick = pos[np.unique(np.linspace(0, pos.size - 1, min(n_pick, pos.size)).round().astype(int))] if pos.size else pos
+    x_cn = np.moveaxis(x_qci, 1, 0).reshape(c.size, -1)
+    q = np.quantile(x_cn, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
+    return {"c": c[pick], "values": [np.sort(x_cn[j]) for j in pick],
+            "n_distinct": [int(np.unique(np.round(x_cn[j], 6)).size) for j in pick],
+            "quantiles_c": {"q05": q[0], "q25": q[1], "q50": q[2], "q75": q[3], "q95": q[4]}}
 
 
 def _on_joint_grid(cb: np.ndarray, b_qc: np.ndarray, ch: np.ndarray) -> np.ndarray:
