@@ -53,8 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="toy", choices=["toy", "minilm"], help="model to study (default: toy)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: results/MODEL)")
     p.add_argument("--behaviour-grid", type=float, nargs=3, default=None, metavar=("START", "STOP", "STEP"),
-                   help="behaviour coefficients START, START+STEP, ..., STOP (must contain 0; give both grids or "
-                        "neither; default: one joint grid per condition chosen from the model's measured scales, "
+                   help="behaviour coefficients START, START+STEP, ..., STOP (must contain 0; one grid given serves "
+                        "both sweeps; default: one joint grid per condition chosen from the model's measured scales, "
                         "minilm -4 4 0.2)")
     p.add_argument("--helpfulness-grid", type=float, nargs=3, default=None, metavar=("START", "STOP", "STEP"),
                    help="helpfulness coefficients (must contain 0; see --behaviour-grid)")
@@ -147,10 +147,10 @@ def _reproduce(args: argparse.Namespace) -> int:
         fields = {"seed": args.seed, "validation": dataclasses.replace(base.validation, seed=args.seed)}
         if args.layers is not None:
             fields["layers"] = _layers(args.layers)
-        if args.behaviour_grid is not None:
-            fields["behaviour_grid"] = tuple(args.behaviour_grid)
-        if args.helpfulness_grid is not None:
-            fields["helpfulness_grid"] = tuple(args.helpfulness_grid)
+        given = [g for g in (args.behaviour_grid, args.helpfulness_grid) if g is not None]
+        if given:  # one grid given: one joint grid for both sweeps
+            fields["behaviour_grid"] = tuple(args.behaviour_grid or args.helpfulness_grid)
+            fields["helpfulness_grid"] = tuple(args.helpfulness_grid or args.behaviour_grid)
         if args.chunk_size is not None:
             fields["chunk_size"] = args.chunk_size
         config = dataclasses.replace(base, **fields)
