@@ -189,12 +189,6 @@ class ToyWorld:
             )
         if not all(0.0 <= r <= 1.0 for r in self.refusal_rates):
             raise ValueError(f"refusal_rates must lie in [0, 1], got {self.refusal_rates}")
-        if len(self.answer_rates) != len(self.facts):
-            raise ValueError(f"answer_rates has {len(self.answer_rates)} entries for {len(self.facts)} facts; "
-                             "give one rate per fact, in the order of facts")
-        if not all(0.25 < r <= 1.0 for r in self.answer_rates):
-            raise ValueError("answer_rates must lie in (0.25, 1] (above the four-option chance level), got "
-                             f"min {min(self.answer_rates)}, max {max(self.answer_rates)}")
         if len(self.harmless_verbs) != len(self.harmful_verbs):
             raise ValueError("harmless_verbs must pair one-to-one with harmful_verbs (same length)")
         values = dict(self.attributes)
@@ -205,6 +199,12 @@ class ToyWorld:
             seen.add((ent, attr))
         if len(seen) != len(self.facts) or len(seen) != len(self.entities) * len(values):
             raise ValueError("facts must give exactly one value to every (entity, attribute) pair")
+        if len(self.answer_rates) != len(self.facts):
+            raise ValueError(f"answer_rates has {len(self.answer_rates)} entries for {len(self.facts)} facts; "
+                             "give one rate per fact, in the order of facts")
+        if not all(0.25 < r <= 1.0 for r in self.answer_rates):
+            raise ValueError("answer_rates must lie in (0.25, 1] (above the four-option chance level), got "
+                             f"min {min(self.answer_rates)}, max {max(self.answer_rates)}")
         object.__setattr__(self, "tokenizer", WordTokenizer(self._build_vocab()))
         transfer = set(self.transfer_mc_pairs)
         for q in self.heldout_mc_questions + self.transfer_mc_questions:
