@@ -62,6 +62,8 @@ def report_study(run: Callable[[Callable[[str], None]], list[ActivationBundle]],
             bar.update(1)
 
         bundles = run(tick)
+        bar.total = bar.n + 2  # a grid chosen at run time makes the study's step count an estimate
+        bar.refresh()
         results = []
         for b in bundles:
             results.append(analyze_bundle(b, config.validation))
