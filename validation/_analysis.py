@@ -178,6 +178,9 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
                      "predicted": None}
     for fit, params in ((fit_b, ("a", "b0")), (fit_full, ("a", "b")), (fit_restr, ("a", "b"))):
         fit["identifiability"] = identifiability(fit, params)
+    share_c = (hv["full_qc"] / np.maximum(hv["restricted_qc"], 1e-300)).mean(axis=0)  # mass on the options
+    for fit, full in ((fit_full, True), (fit_restr, False)):
+        _compare_b(fit, share_c, ih0, a2["bias"], full=full)
 
     # Tradeoff (section 4).
     from steerbounds import theory
@@ -250,6 +253,31 @@ def _gap_change_samples(c: np.ndarray, x_qci: np.ndarray, n_pick: int = 5) -> di
     return {"c": c[pick], "values": [np.sort(x_cn[j]) for j in pick],
             "n_distinct": [int(np.unique(np.round(x_cn[j], 6)).size) for j in pick],
             "quantiles_c": {"q05": q[0], "q25": q[1], "q50": q[2], "q75": q[3], "q95": q[4]}}
+
+
+def _compare_b(fit: dict[str, Any], share_c: np.ndarray, i0: int, bias: dict[str, Any], *, full: bool) -> None:
+    """The fitted bell width b against the predicted sigma kappa, and why they differ when they do (> 20 %)."""
+    pred = (fit.get("predicted") or {}).get("b")
+    if not fit.get("converged") or pred is None or not pred > 0:
+        return
+    ratio = float(fit["b"] / pred)
+    fit["b_over_predicted"] = ratio
+    if abs(ratio - 1) <= 0.2:
+        fit["b_agreement"] = "within 20 % of sigma kappa"
+        return
+    reasons = []
+    lo = float(share_c.min())
+    if full and lo < 0.5 * float(share_c[i0]):
+        reasons.append(f"the options' share of the probability falls from {share_c[i0]:.3g} at c = 0 to {lo:.3g}: "
+                       "the full-vocabulary P(correct) is lost to tokens outside the options, which sigma (the "
+                       "spread over option competitors) does not describe")
+    if bias.get("significant"):
+        reasons.append(f"the gap changes have a significant mean (C2.3 bias, mu = {bias['mu']:.3g}, "
+                       f"z = {bias['z']:.3g}): the loss has a linear term the symmetric bell lacks")
+    if not reasons:
+        reasons.append("A2's Gaussian model does not describe the gap changes here (see A2), so b need not be "
+                       "sigma kappa")
+    fit["b_agreement"] = f"b is {ratio:.3g} times sigma kappa: " + "; ".join(reasons)
 
 
 def _on_joint_grid(cb: np.ndarray, b_qc: np.ndarray, ch: np.ndarray) -> np.ndarray:

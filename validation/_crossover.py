@@ -194,7 +194,13 @@ def measured_tradeoff(coefficients_c: np.ndarray, behaviour_qc: np.ndarray, help
         iv = _interval(est, best_b, level)
         best[float(lam)] = iv
     notes = []
-    if np.isnan(cross):
+    h0 = float(h_kc[:, 0].mean())
+    if np.isnan(cross) and gain[-1] > h0 and np.all(h_kc >= 0):
+        notes.append(f"the loss stays below the gain for every 0 < c <= {grid[-1]:.4g}, and no crossover exists at "
+                     f"any c: the gain at the largest c ({gain[-1]:.3g}) already exceeds the largest loss possible, "
+                     f"H(0) = {h0:.3g} (helpfulness cannot fall below 0); the behaviour saturates before the "
+                     "helpfulness is lost, so the linear-against-quadratic crossover of section 4 is not reached")
+    elif np.isnan(cross):
         notes.append(f"the loss stays below the gain for every 0 < c <= {grid[-1]:.4g}: the crossover lies beyond "
                      "the grid")
     elif cross == 0.0:

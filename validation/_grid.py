@@ -82,8 +82,9 @@ class GridChoice:
     the target is not reached at any ``c`` under the measured scales.
     """
 
-    c_max: float  # the grid is -c_max, -c_max + step, ..., c_max
-    step: float
+    c_max: float  # the grid runs from -c_max to c_max
+    steps: tuple[float, ...]  # the step of each layer, finest first (fine near 0, coarser further out)
+    coefficients_tuple: tuple[float, ...]  # the grid: symmetric, sorted, 0 exactly on it
     c_saturation: tuple[float, float]  # |c| where |B| reaches the saturation level (quantile over prompts)
     c_drop: tuple[float, float]  # |c| where the predicted mean P(correct) has lost drop_fraction of p0 - chance
     p0: float  # mean restricted P(correct) at c = 0
@@ -97,20 +98,14 @@ class GridChoice:
     @property
     def coefficients(self) -> np.ndarray:
         """The grid as an array (0 exactly on it)."""
-        n = int(round(self.c_max / self.step))
-        return np.round(self.step * np.arange(-n, n + 1), 12) + 0.0
-
-    @property
-    def grid(self) -> tuple[float, float, float]:
-        """``(start, stop, step)``, as the study's grids are given."""
-        return (-self.c_max, self.c_max, self.step)
+        return np.asarray(self.coefficients_tuple, dtype=np.float64)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields (the grid, the targets, the scales, the reasons)."""
         def f(x: float) -> float | str:
             return x if math.isfinite(x) else "inf"
 
-        return {"c_max": self.c_max, "step": self.step, "n_coefficients": int(self.coefficients.size),
+        return {"c_max": self.c_max, "steps": list(self.steps), "n_coefficients": int(self.coefficients.size),
                 "c_saturation": [f(x) for x in self.c_saturation], "c_drop": [f(x) for x in self.c_drop],
                 "p0": self.p0, "chance": self.chance, "saturation": self.saturation,
                 "drop_fraction": self.drop_fraction, "safety": self.safety, "scales": self.scales.as_dict(),
@@ -239,14 +234,37 @@ def nice_step(x: float) -> float:
     return round(10.0 ** (e + 1), 12)
 
 
+def layered_grid(reaches: list[float], points_per_scale: int) -> tuple[np.ndarray, tuple[float, ...]]:
+    """A symmetric grid with one layer per scale: about ``points_per_scale`` round-numbered points out to each reach.
+
+    Fine near 0 (where the behaviour turns) and coarser further out (where the
+    helpfulness falls), so one joint grid resolves both. Returns the grid and
+    the step of each layer.
+
+    >>> c, steps = layered_grid([2.0, 20.0], 4)
+    >>> steps, c.tolist()[:4], c.size
+    ((0.5, 5.0), [-20.0, -15.0, -10.0, -5.0], 17)
+    """
+    points: set[float] = {0.0}
+    steps = []
+    for reach in sorted({float(r) for r in reaches if math.isfinite(r) and r > 0}):
+        step = nice_step(reach / points_per_scale)
+        n = math.ceil(reach / step - 1e-9)
+        points |= {round(k * step, 12) + 0.0 for k in range(-n, n + 1)}
+        steps.append(step)
+    return np.array(sorted(points), dtype=np.float64), tuple(steps)
+
+
 def choose_grid(scales: MeasuredScales, *, saturation: float = SATURATION, drop_fraction: float = DROP_FRACTION,
-                quantile: float = 0.9, safety: float = 1.25, points_per_scale: int = 8,
+                quantile: float = 0.9, safety: float = 1.25, points_per_scale: int = 10,
                 max_points: int = 121) -> GridChoice:
     """One symmetric joint grid that reaches behaviour saturation and the helpfulness drop on both sides of 0.
 
-    ``c_max = safety * max(c_saturation, c_drop)`` over both signs of ``c``; the step
-    is a round number giving about ``points_per_scale`` points within the smaller of
-    the two scales, coarsened so that the grid has at most ``max_points`` points.
+    Each of the four scales (saturation and drop, each sign of ``c``) times
+    ``safety`` gets a layer of about ``points_per_scale`` round-numbered points
+    (:func:`layered_grid`), so the grid reaches ``c_max = safety * max(...)`` and
+    is fine where the behaviour turns; fewer points per layer are used when the
+    union would exceed ``max_points``.
 
     >>> slopes = np.tile([-1.0, 0.0, 1.0], (40, 1))  # gap changes per unit c, spread over competitors
     >>> s = MeasuredScales(1.0, 1.0, np.zeros(50), np.ones(50), np.full((40, 3), 3.0), slopes, 0.8, 0.0, 4)
@@ -286,12 +304,13 @@ def choose_grid(scales: MeasuredScales, *, saturation: float = SATURATION, drop_
     c_far = safety * max(finite)
     if c_far == 0:
         raise ValueError("choose_grid: every target is already met at c = 0; nothing to sweep")
-    step = nice_step(max(min(finite) / points_per_scale, 2.0 * c_far / (max_points - 1)))
-    n = math.ceil(c_far / step - 1e-9)
-    if 2 * n + 1 > max_points:  # rounding c_far up can add a point or two
-        step = nice_step(2.0 * c_far / (max_points - 3))
-        n = math.ceil(c_far / step - 1e-9)
-    return GridChoice(round(n * step, 12), step, sat, drop, p0, chance, saturation, drop_fraction, safety, scales,
+    per_layer = points_per_scale
+    grid, steps = layered_grid([safety * x for x in finite], per_layer)
+    while grid.size > max_points and per_layer > 2:
+        per_layer -= 1
+        grid, steps = layered_grid([safety * x for x in finite], per_layer)
+    return GridChoice(float(grid[-1]), steps, tuple(float(x) for x in grid), sat, drop, p0, chance, saturation,
+                      drop_fraction, safety, scales,
                       tuple(notes))
 
 

@@ -266,7 +266,7 @@ def _behaviour(cond: dict[str, Any], style: str) -> tuple[Figure, str]:
                  elinewidth=0.5, capthick=0.5)
     ax2.set_ylabel(r"sign$(c)(B-$bound$)$", fontsize="x-small")
     ax2.set_xlabel(r"steering coefficient $c$")
-    _legend_below(ax2, ncol=2)
+    _legend_below(ax, ncol=2)
     _title(fig, style, cond, "Alignment S-curve")
     fit = cond["fits"]["behaviour_tanh"]
     caption = (f"Behaviour $B=(P_+-P_-)/(P_++P_-)$ against the steering coefficient ({cond['condition']}). Black: "
@@ -294,7 +294,8 @@ def _helpfulness(cond: dict[str, Any], style: str) -> tuple[Figure, str]:
                          elinewidth=0.4, capthick=0.4)
             ax2.set_ylabel("measured - T2a", fontsize="x-small")
             ax2.set_xlabel(r"steering coefficient $c$")
-            _legend_below(ax2, ncol=2)
+            handles, labels = ax.get_legend_handles_labels()
+            sf.legend(handles, labels, loc="outside lower center", ncol=2, fontsize="x-small")
         else:
             ax = sf.subplots(1, 1)
             _bell_panel(ax, cond, which=which)

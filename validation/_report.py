@@ -262,9 +262,9 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
 
             lines += ["### Coefficient grid", ""]
             if choice:
-                lines += [f"One joint grid −{_f(choice['c_max'])} … {_f(choice['c_max'])} step {_f(choice['step'])} "
-                          f"({choice['n_coefficients'] if not choice.get('widened_from') else len(choice['coefficients'])} "
-                          f"coefficients), chosen from measured scales: pilot at c = ±{_f(choice['c_pilot'])} gave "
+                lines += [f"One joint grid −{_f(choice['c_max'])} … {_f(choice['c_max'])} ({choice['n_coefficients']} "
+                          f"coefficients; steps {', '.join(_f(x) for x in choice['steps'])} from 0 outwards), "
+                          f"chosen from measured scales: pilot at c = ±{_f(choice['c_pilot'])} gave "
                           f"κ = {_f(choice['scales']['kappa_helpfulness'])} (‖δ‖ per unit c), σ = "
                           f"{_f(choice['scales']['sigma'])} (gap-change spread per unit norm); predicted |B| ≥ "
                           f"{_f(choice['saturation'])} at c = +{_f(choice['c_saturation'][0])} / "
@@ -318,6 +318,8 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
                              f"{'' if rs is None else f' (rel. SE {100 * rs:.3g} %)'} |")
         notes = [(label, fits[key].get("note")) for label, key, _ in rows
                  if fits[key].get("converged") and fits[key].get("note")]
+        notes += [(label, fits[key]["b_agreement"]) for label, key, _ in rows
+                  if fits[key].get("converged") and fits[key].get("b_agreement")]
         notes += [(label, "not identifiable: " + "; ".join(fits[key]["identifiability"]["reasons"]))
                   for label, key, _ in rows
                   if fits[key].get("converged") and not _identifiable(fits[key]) and fits[key].get("identifiability")]

@@ -400,14 +400,16 @@ def auto_grid(measure: Callable[[np.ndarray], ActivationBundle], c_pilot: float,
     import math
 
     from ._checks import behaviour_values, helpfulness_values
-    from ._grid import choose_grid, grid_coverage, measure_scales, nice_step
+    from ._grid import choose_grid, grid_coverage, layered_grid, measure_scales
 
     if not (c_pilot > 0 and math.isfinite(c_pilot)):
         raise ValueError(f"c_pilot must be positive and finite, got {c_pilot}")
     pilot = measure(np.array([-c_pilot, 0.0, c_pilot]))
     choice = choose_grid(measure_scales(pilot))
     out = choice.as_dict()
-    c_max, step, points = choice.c_max, choice.step, choice.coefficients.size
+    grid = choice.coefficients
+    c_max = choice.c_max
+    reaches = [choice.safety * x for x in (*choice.c_saturation, *choice.c_drop) if math.isfinite(x) and x > 0]
     widened = []
     cov: dict[str, Any] = {}
     for _ in range(max_widenings + 1):
@@ -419,12 +421,12 @@ def auto_grid(measure: Callable[[np.ndarray], ActivationBundle], c_pilot: float,
         if cov["covered"] or len(widened) == max_widenings:
             break
         widened.append(c_max)
-        c_max *= 1.5
-        step = nice_step(max(step, 2.0 * c_max / (points - 1)))
-        c_max = round(math.ceil(c_max / step - 1e-9) * step, 12)
-    n = int(round(c_max / step))
-    out.update({"c_pilot": float(c_pilot), "c_max": c_max, "step": step, "widened_from": widened,
-                "check": cov, "coefficients": (np.round(step * np.arange(-n, n + 1), 12) + 0.0).tolist()})
+        reaches.append(1.5 * c_max)  # one more, coarser layer out to 1.5 c_max
+        grid, steps = layered_grid(reaches, 10)
+        c_max = float(grid[-1])
+        out["steps"] = list(steps)
+    out.update({"c_pilot": float(c_pilot), "c_max": c_max, "widened_from": widened, "check": cov,
+                "coefficients": grid.tolist(), "n_coefficients": int(grid.size)})
     if not cov["covered"]:
         out["notes"] = [*out["notes"], f"the check at c = +-{c_max:.4g} still misses a target after "
                         f"{len(widened)} widenings; the grid is used as it is"]
