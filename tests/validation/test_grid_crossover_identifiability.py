@@ -95,7 +95,9 @@ def test_crossover_beyond_the_grid_gives_an_open_interval_and_a_note():
     hel = 0.9 - np.tile(0.01 * c**2, (20, 1))
     out = measured_tradeoff(c, beh, hel, n_boot=100)
     assert out.crossover.estimate is None and out.crossover.high is None
-    assert out.crossover.n_beyond == 100 and "beyond the grid" in out.notes[0]
+    assert out.crossover.n_beyond == 100 and "no crossover exists at any c" in out.notes[0]  # gain 1 > H(0)
+    out = measured_tradeoff(c, 0.5 * beh, hel, n_boot=100)  # gain 0.5 < H(0) = 0.9: it may still cross later
+    assert out.crossover.estimate is None and "beyond the grid" in out.notes[0]
 
 
 def test_measured_tradeoff_input_errors():
