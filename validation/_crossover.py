@@ -65,6 +65,7 @@ class MeasuredTradeoff:
     loss_se_c: np.ndarray  # bootstrap SE of Lambda(c)
     crossover: Interval
     best_c: dict[float, Interval]
+    crossover_lambda: dict[float, Interval]  # where lam Lambda = G: the end of the regime where G - lam Lambda > 0
     n_prompts: int
     n_questions: int
     seed: int
@@ -75,6 +76,7 @@ class MeasuredTradeoff:
         return {"grid_c": self.grid_c, "gain_c": self.gain_c, "loss_c": self.loss_c, "gain_se_c": self.gain_se_c,
                 "loss_se_c": self.loss_se_c, "crossover": self.crossover.as_dict(),
                 "best_c": {f"{lam:g}": iv.as_dict() for lam, iv in self.best_c.items()},
+                "crossover_lambda": {f"{lam:g}": iv.as_dict() for lam, iv in self.crossover_lambda.items()},
                 "n_prompts": self.n_prompts, "n_questions": self.n_questions, "seed": self.seed,
                 "notes": list(self.notes)}
 
@@ -186,8 +188,11 @@ def measured_tradeoff(coefficients_c: np.ndarray, behaviour_qc: np.ndarray, help
     cross = float(crossover_points(grid, gain[None], loss[None])[0])
     cross_b = crossover_points(grid, gain_b, loss_b)
     crossover = _interval(None if np.isnan(cross) else cross, cross_b, level)
-    best = {}
+    best, cross_lam = {}, {}
     for lam in lambdas:
+        x = float(crossover_points(grid, gain[None], lam * loss[None])[0])
+        cross_lam[float(lam)] = _interval(None if np.isnan(x) else x,
+                                          crossover_points(grid, gain_b, lam * loss_b), level)
         u, u_b = gain - lam * loss, gain_b - lam * loss_b
         best_b = grid[np.argmax(u_b, axis=1)].astype(np.float64)
         est = float(grid[int(np.argmax(u))])
@@ -208,5 +213,5 @@ def measured_tradeoff(coefficients_c: np.ndarray, behaviour_qc: np.ndarray, help
                      "(refine the grid near 0)")
     if gain[-1] <= 0:
         notes.append("the gain is not positive at the largest c: steering with c > 0 does not align here")
-    return MeasuredTradeoff(grid, gain, loss, gain_b.std(0, ddof=1), loss_b.std(0, ddof=1), crossover, best,
+    return MeasuredTradeoff(grid, gain, loss, gain_b.std(0, ddof=1), loss_b.std(0, ddof=1), crossover, best, cross_lam,
                             int(b_qc.shape[0]), int(h_kc.shape[0]), int(seed), tuple(notes))

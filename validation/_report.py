@@ -371,6 +371,14 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
                       f"percentile intervals):", "",
                       "| quantity | measured [interval] | predicted |", "|---|---|---|",
                       f"| crossover Λ = G | {crossover_text(tr)} | c_eff = {_f(joint['predicted_c_eff'])} |"]
+            for lam, iv in (joint.get("crossover_lambda") or {}).items():
+                if lam == "1":
+                    continue
+                est = iv.get("estimate")
+                text = (f"none for 0 < c ≤ {_f(max(joint['grid_c']))}" if est is None else
+                        f"{_f(est)} [{_f(iv['low'])}, {_f(iv['high']) if iv.get('high') is not None else 'beyond grid'}]")
+                lines.append(f"| crossover λΛ = G, λ = {lam} | {text} | r_eff/λ in c units: "
+                             f"{_f(None if joint['predicted_c_eff'] is None else joint['predicted_c_eff'] / float(lam))} |")
             for lam, iv in joint["best_c"].items():
                 hi = _f(iv["high"]) if iv.get("high") is not None else "n/a"
                 lines.append(f"| best c for G − λΛ, λ = {lam} | {_f(iv['estimate'])} [{_f(iv['low'])}, {hi}] | "

@@ -225,3 +225,14 @@ def test_grid_errors_name_the_problem():
         choose_grid(_scales(), saturation=1.0)
     with pytest.raises(ValueError, match="drop_fraction"):
         choose_grid(_scales(), drop_fraction=0.0)
+
+
+def test_weighted_crossover_is_where_lambda_loss_meets_the_gain():
+    c = np.linspace(0, 8, 161)
+    rng = np.random.default_rng(3)
+    b = 0.5 * c + rng.normal(0, 0.1, (30, 1))
+    h = 0.9 - 0.125 * c**2 + rng.normal(0, 0.1, (30, 1))
+    out = measured_tradeoff(c, b, h, n_boot=100)
+    for lam in (0.5, 1.0, 2.0):  # 0.5 c = lam 0.125 c^2  ->  c = 4 / lam
+        assert out.crossover_lambda[lam].estimate == pytest.approx(4.0 / lam, abs=1e-9)
+    assert out.crossover_lambda[1.0].estimate == out.crossover.estimate
