@@ -229,7 +229,7 @@ def _tradeoff_panel(ax: Any, cond: dict[str, Any]) -> None:
     for lam, iv in ((joint or {}).get("best_c") or {}).items():
         cb = iv["estimate"]
         j = int(np.argmin(np.abs(c - cb)))
-        ax.plot([cb], [gain[j] - float(lam) * loss[j]], markers.get(lam, "s"), color="k", ms=3.5, mfc="white",
+        ax.plot([cb], [gain[j]], markers.get(lam, "s"), color="k", ms=3.5, mfc="white",
                 mew=0.8, zorder=5, label=rf"best $c$ for $G-\lambda\Lambda$, $\lambda$={lam}: {_g(cb)}")
     c_eff = pred.get("c_eff")
     if c_eff is not None and np.isfinite(c_eff):
@@ -421,7 +421,7 @@ def _tradeoff(cond: dict[str, Any], style: str) -> tuple[Figure, str]:
                f"P(correct)) on one joint grid ({cond['condition']}), with 95 % bootstrap bands over prompts and "
                f"questions, against the predictions s_A kappa c and s_H kappa^2 c^2 (dotted). {_crossover_words(cond)}; "
                f"the predicted c_eff is {'n/a' if pred.get('c_eff') is None else _g(pred['c_eff'])}. Open markers: "
-               "the measured best c for G - lambda Lambda, "
+               "the measured best c for G - lambda Lambda (on the gain curve), "
                + ", ".join(f"lambda = {lam}: {_g(iv['estimate'])}" for lam, iv in best.items()) + ".")
     return fig, caption
 
