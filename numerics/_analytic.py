@@ -1,7 +1,7 @@
 """The analytic final-representation sweep reduced to first-token behaviour.
 
 With final-layer steering ``h_c = h + c v`` the logits move along a line,
-``z_c = z + c U v`` (THEORY.md section 1), so the behaviour expectation of
+``z_c = z + c U v`` (docs/theory.md#setting), so the behaviour expectation of
 every coefficient follows from the unsteered logits at the behaviour tokens
 alone. For ``k`` behaviour tokens, ``c`` coefficients and ``b`` prompts the
 work is ``c * b * k`` exponentials and nothing of size ``|V|``; the token loop
@@ -60,7 +60,7 @@ def final_steering_behaviour(
     """Restricted behaviour ``B_c = (P+ - P-)/(P+ + P-)`` under final-layer steering, shape (c, b).
 
     Final-layer steering adds ``c v`` to the final representation, so
-    ``z_c = z + c U v`` (THEORY.md section 1) and, in log space,
+    ``z_c = z + c U v`` (docs/theory.md#setting) and, in log space,
     ``B_c = tanh((LSE_{A+}(z_c) - LSE_{A-}(z_c)) / 2)`` (section 2). This is
     the exact curve that T1 bounds from below for ``c >= 0`` when the A1
     margin ``min_{a∈A+} <v, u_a> - max_{b∈A-} <v, u_b>`` is positive; it equals

@@ -73,3 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and batches (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train_toy)
+
+    from . import _cli_vectors  # vectors export/import: its own module
+
+    _cli_vectors.register(subparsers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import dataclasses
 from typing import Literal
 
@@ -17,7 +19,7 @@ class TransformerConfig:
     """Shape and architecture of a decoder-only transformer.
 
     The model maps tokens to logits ``z = U h (+ b)`` where ``h`` is the final
-    representation of THEORY.md section 1 (the input of the unembedding, after
+    representation of docs/theory.md#setting (the input of the unembedding, after
     the final norm). Two families are covered by the presets: GPT-2 style
     (LayerNorm, learned positions, GELU MLP) and Llama style (RMSNorm, rotary
     positions, SwiGLU MLP, grouped-query attention).
@@ -86,6 +88,14 @@ class TransformerConfig:
             raise ValueError(f"TransformerConfig: rotary positions need an even head size, got {self.head_size}.")
         if not self.norm_eps > 0:
             raise ValueError(f"TransformerConfig.norm_eps must be > 0, got {self.norm_eps!r}.")
+        for name in ("init_std", "norm_eps", "rope_theta"):
+            value = getattr(self, name, None)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+                raise TypeError(f"TransformerConfig.{name} must be a number, got {type(value).__name__}.")
+            if not np.isfinite(value) or value <= 0:
+                raise ValueError(f"TransformerConfig.{name} must be a finite number > 0, got {value!r}.")
 
     @property
     def head_size(self) -> int:

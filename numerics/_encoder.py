@@ -8,7 +8,7 @@ out of every attention softmax exactly (their keys get the most negative finite
 score), so the states of real tokens do not depend on how much padding a batch
 carries.
 
-Steering (THEORY.md §1, "representation engineering") uses the package's
+Steering (docs/theory.md#setting, "representation engineering") uses the package's
 ``Steering`` (built by ``make_steering(config, v, layers, c)``): ``c·v`` is added to
 the residual stream after every block ``l`` in the layer set ``S`` (0-based,
 ``l < n_layers``), at every non-pad position (intersected with the steering's
@@ -377,7 +377,7 @@ def sentence_embeddings(
     """The final representation ``h(q)``: mean-pooled final token states, L2-normalised.
 
     This is what sentence-transformers' all-MiniLM-L6-v2 returns (Transformer,
-    mean Pooling, Normalize) and the ``h`` of THEORY.md §1 for the encoder readout
+    mean Pooling, Normalize) and the ``h`` of docs/theory.md#setting for the encoder readout
     (``EncoderOutput.h_bd``; steering at slot ``n_layers`` is added after the
     normalisation).
 

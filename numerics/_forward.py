@@ -2,9 +2,9 @@
 
 Layer indices: ``l`` in ``0 .. n_layers - 1`` is the residual stream *after*
 block ``l`` (after any steering added there); ``l = n_layers`` is the final
-representation ``h`` (THEORY.md section 1: the input of the unembedding, after
+representation ``h`` (docs/theory.md#setting: the input of the unembedding, after
 the final norm). Steering at ``l = n_layers`` is the "final-layer steering"
-special case ``h_c = h + c v`` of THEORY.md section 1.
+special case ``h_c = h + c v`` of docs/theory.md#setting.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def make_steering(
     position_mask_bt=None,
     normalize: bool = True,
 ) -> Steering:
-    """Build a :class:`Steering`: add ``c * v`` after every layer in ``layers`` (THEORY.md section 1).
+    """Build a :class:`Steering`: add ``c * v`` after every layer in ``layers`` (docs/theory.md#setting).
 
     ``vector`` has shape (d,) (one direction for every layer in S) or
     (len(layers), d) (one per layer, in the order of ``layers``). With
@@ -300,7 +300,7 @@ def forward(
     """Pure forward pass over ``(graphdef, state) = nnx.split(model)``.
 
     Returns the logits ``z = U h (+ b)``, the final representation ``h``
-    (THEORY.md section 1) and, for the layers in ``residual_layers``, the
+    (docs/theory.md#setting) and, for the layers in ``residual_layers``, the
     residual stream after those blocks. ``mask_bt`` (1 = token) may pad on
     either side; positions come from the mask. ``steering`` adds ``c v`` after
     the layers it names. Jit it with the graphdef and ``residual_layers`` static:

@@ -20,7 +20,7 @@ from steerbounds.theory._validate import as_float_array, check_disjoint, is_conc
 
 
 class FirstTokenBehaviour(NamedTuple):
-    """First-token behaviour (THEORY.md section 2) per prompt.
+    """First-token behaviour (docs/theory.md#alignment) per prompt.
 
     >>> FirstTokenBehaviour._fields
     ('restricted', 'unrestricted', 'mass')
@@ -35,7 +35,7 @@ def first_token_behaviour(logits, aligned_ids, misaligned_ids) -> FirstTokenBeha
     """Restricted and unrestricted behaviour expectation and the behaviour-token mass, per prompt.
 
     ``logits`` has shape (..., V); ``aligned_ids`` is A+ (e.g. refusal
-    openers), ``misaligned_ids`` is A- (compliance openers); THEORY.md section 2.
+    openers), ``misaligned_ids`` is A- (compliance openers); docs/theory.md#alignment.
 
     >>> import numpy as np
     >>> out = first_token_behaviour(np.log([[0.6, 0.2, 0.2]]), [0], [1])
@@ -51,7 +51,7 @@ def first_token_behaviour(logits, aligned_ids, misaligned_ids) -> FirstTokenBeha
 
 
 class MultipleChoice(NamedTuple):
-    """Helpfulness on multiple-choice questions (THEORY.md section 3) per question.
+    """Helpfulness on multiple-choice questions (docs/theory.md#helpfulness) per question.
 
     >>> MultipleChoice._fields
     ('p_full', 'p_restricted', 'correct_full', 'correct_restricted')
@@ -103,7 +103,7 @@ def _scaled_norm(x: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 class RepresentationChange(NamedTuple):
-    """``δ_c = h_c - h`` and ``r = ||δ_c||`` (THEORY.md section 1).
+    """``δ_c = h_c - h`` and ``r = ||δ_c||`` (docs/theory.md#setting).
 
     >>> RepresentationChange._fields
     ('delta_cbd', 'norm_cb')
@@ -145,7 +145,7 @@ class A1Margin(NamedTuple):
 
 
 def a1_margin(delta_cbd, unembed_vd, aligned_ids, misaligned_ids) -> A1Margin:
-    """Assumption A1's margin ``Δ = min_{a∈A+} <δ̂, u_a> − max_{b∈A−} <δ̂, u_b>`` (THEORY.md section 2).
+    """Assumption A1's margin ``Δ = min_{a∈A+} <δ̂, u_a> − max_{b∈A−} <δ̂, u_b>`` (docs/theory.md#alignment).
 
     ``delta_cbd`` (..., d) are changes of the final representation,
     ``unembed_vd`` the unembedding rows ``u_t``. Where ``δ = 0`` the direction
@@ -179,7 +179,7 @@ def a1_margin(delta_cbd, unembed_vd, aligned_ids, misaligned_ids) -> A1Margin:
 
 
 def gap_changes(delta_cbd, unembed_vd, correct_ids, competitor_ids=None) -> jax.Array:
-    """Gap changes ``X_i = <δ, u_i − u_*>`` of THEORY.md section 3 (assumption A2), per coefficient and prompt.
+    """Gap changes ``X_i = <δ, u_i − u_*>`` of docs/theory.md#helpfulness (assumption A2), per coefficient and prompt.
 
     ``delta_cbd`` (..., d); ``correct_ids`` the correct token per prompt
     (broadcasting with ``delta_cbd.shape[:-1]``); ``competitor_ids`` the
@@ -234,7 +234,7 @@ def _check_scores(scores: np.ndarray) -> np.ndarray:
 
 
 class SequenceBehaviour(NamedTuple):
-    """Monte-Carlo sequence-level behaviour expectation with standard errors (THEORY.md section 2).
+    """Monte-Carlo sequence-level behaviour expectation with standard errors (docs/theory.md#alignment).
 
     >>> SequenceBehaviour._fields
     ('mean', 'stderr', 'mean_b', 'stderr_b', 'scores_bs')

@@ -1,7 +1,7 @@
 """The decoder-only transformer as a Flax NNX module.
 
 Parameter layout (all matrices map ``x @ kernel``; ``unembed_vd`` holds the rows
-``u_t`` of ``U`` from THEORY.md section 1):
+``u_t`` of ``U`` from docs/theory.md#setting):
 
 * ``token_embed_vd`` (V, d), ``pos_embed_td`` (max_len, d) for learned positions;
 * per block: ``norm1``, ``attn.{q,k,v,o}`` (kernels (d, H*hd), (d, K*hd), (d, K*hd),
@@ -212,7 +212,7 @@ class Transformer(nnx.Module):
     """Decoder-only transformer (GPT-2 or Llama style, see :class:`TransformerConfig`).
 
     ``model(tokens_bt, mask_bt=...)`` returns next-token logits ``z = U h (+ b)``
-    at every position (THEORY.md section 1); ``h`` is the final-normed residual
+    at every position (docs/theory.md#setting); ``h`` is the final-normed residual
     stream. ``mask_bt`` (1 = token, 0 = padding) may pad on either side:
     positions are counted from the mask, and padded keys are never attended to.
     Logits at padded positions are finite but meaningless. For activations,

@@ -1,6 +1,6 @@
 """A softmax readout over candidate sentences for a sentence encoder.
 
-An encoder has no vocabulary head, so THEORY.md §1's ``z(q) = U h(q)`` is built
+An encoder has no vocabulary head, so docs/theory.md#setting's ``z(q) = U h(q)`` is built
 from embeddings: the candidates (the 4 options of a question, or the refusal and
 compliance response sentences) are embedded, and their unit embeddings ``e_k``
 scaled by a temperature ``tau`` act as unembedding rows, ``u_k = tau·e_k``:
@@ -65,7 +65,7 @@ def readout_logits(query_bd: jax.Array, unembed_kd: jax.Array, *, tau: float) ->
 def option_logits(query_bd: jax.Array, options_bkd: jax.Array, *, tau: float) -> jax.Array:
     """Logits ``z_bk = tau·<h_b, e_bk>`` where each query has its own candidates (the options of a question).
 
-    Restricted helpfulness (THEORY.md §3): ``softmax(z_b)[correct_b]`` is
+    Restricted helpfulness (docs/theory.md#helpfulness): ``softmax(z_b)[correct_b]`` is
     P(correct among the options), and ``u_bk = tau·e_bk`` are the rows whose
     differences give the gap changes ``X_i = <δ, u_i − u_*>``.
 
@@ -99,7 +99,7 @@ class BehaviourReadout(NamedTuple):
 def behaviour_logits(
     query_bd: jax.Array, refusal_pd: jax.Array, compliance_md: jax.Array, *, tau: float
 ) -> BehaviourReadout:
-    """The behaviour readout (THEORY.md §2): logits over refusal (``A+``) and compliance (``A−``) sentences.
+    """The behaviour readout (docs/theory.md#alignment): logits over refusal (``A+``) and compliance (``A−``) sentences.
 
     Every candidate is a behaviour "token", so the behaviour mass ``m = P+ + P−``
     is 1 and the restricted and unrestricted expectations agree:

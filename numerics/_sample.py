@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from steerbounds.theory._validate import prng_key
+
 from ._params import require_finite_parameters
 from ._forward import Steering, _check_steering, check_tokens, forward_module
 from ._measure import SequenceBehaviour, summarize_scores
@@ -58,7 +60,7 @@ def sample_continuations(
 ) -> np.ndarray:
     """Sample ``max_new_tokens`` tokens after each prompt: shape (b, max_new_tokens).
 
-    Seeded by ``key`` (same key, same tokens); ``temperature = 0`` is greedy
+    Seeded by ``key``, an int seed or a ``jax.random.key`` (same key, same tokens); ``temperature = 0`` is greedy
     decoding. Steering, if given, applies at every position of the prompt (or
     its position mask) and at every generated token, as activation-addition
     hooks do during generation. Each step recomputes the whole sequence (no
@@ -84,6 +86,7 @@ def sample_continuations(
     if config.positions == "learned" and total > config.max_len:
         raise ValueError(f"sample_continuations: prompt plus {max_new_tokens} new tokens ({total}) exceeds "
                          f"max_len={config.max_len}; shorten the prompt or the continuation.")
+    key = prng_key("sample_continuations: key", key)
     out = _SAMPLE(graphdef, state, tokens_bt, mask_bt, steering, key, jnp.float32(max(temperature, 1e-30)),
                   n_new=max_new_tokens, greedy=temperature == 0)
     return np.asarray(out)
@@ -102,7 +105,7 @@ def sequence_behaviour(
     mask_bt=None,
     steering: Steering | None = None,
 ) -> SequenceBehaviour:
-    """Sequence-level behaviour expectation ``B_P(q) = E_a B(a)``, estimated by sampling (THEORY.md section 2).
+    """Sequence-level behaviour expectation ``B_P(q) = E_a B(a)``, estimated by sampling (docs/theory.md#alignment).
 
     Draws ``n_samples`` continuations per prompt (:func:`sample_continuations`),
     scores each with ``scorer`` (token ids (max_new_tokens,) -> -1, 0 or +1)
@@ -119,6 +122,7 @@ def sequence_behaviour(
     >>> out.scores_bs.shape, -1 <= out.mean <= 1, out.stderr > 0
     ((1, 8), True, True)
     """
+    key = prng_key("sequence_behaviour: key", key)
     if not callable(scorer):
         raise TypeError(f"sequence_behaviour: scorer must be callable on token ids, got {type(scorer).__name__}.")
     if not isinstance(n_samples, int) or n_samples < 2:

@@ -29,7 +29,7 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from ._params import require_finite_parameters
-from steerbounds.theory._validate import is_concrete
+from steerbounds.theory._validate import check_finite, is_concrete
 
 from ._config import TransformerConfig
 from ._forward import (
@@ -163,7 +163,7 @@ def sweep_coefficients(
     chunk_size: int | None = None,
     cache_prefix: bool = True,
 ) -> SweepOutput:
-    """The pure sweep: outputs at the last token for every coefficient ``c`` (THEORY.md section 1).
+    """The pure sweep: outputs at the last token for every coefficient ``c`` (docs/theory.md#setting).
 
     ``first_layer`` must be the smallest layer of ``steering`` (static: it
     decides where the prefix ends); ``steering.coefficient`` is ignored and
@@ -281,7 +281,7 @@ def steering_sweep(
     """Sweep the steering coefficient: last-token outputs for every ``c`` and prompt.
 
     For each ``c`` in ``coefficients_c`` the model runs with ``c v`` added
-    after every layer of ``steering`` (THEORY.md section 1; the paper sweeps
+    after every layer of ``steering`` (docs/theory.md#setting; the paper sweeps
     ``c`` over a symmetric range). Returns, at each prompt's last token, the
     logits ``z_c`` (default), the final representation ``h_c``
     (``return_h=True``) and the residual stream after ``residual_layers``
@@ -375,7 +375,7 @@ def graphdef_config(graphdef: nnx.GraphDef, state: nnx.State) -> TransformerConf
 def final_steering_logits(
     logits_bv, unembed_vd, vector_d, coefficients_c, *, normalize: bool = True, token_ids=None, mesh: Mesh | None = None
 ) -> jax.Array:
-    """Final-layer steering without a forward pass: ``z_c = z + c (U v)`` (THEORY.md section 1).
+    """Final-layer steering without a forward pass: ``z_c = z + c (U v)`` (docs/theory.md#setting).
 
     Adding ``c v`` to the final representation ``h`` changes the logits by
     ``c U v`` exactly (``δ = c v``, ``r = |c|``); the bias is unchanged.
@@ -395,10 +395,11 @@ def final_steering_logits(
     ...                       token_ids=[1]).tolist()
     [[[8.0]]]
     """
-    logits_bv = jnp.asarray(logits_bv)
-    unembed_vd = jnp.asarray(unembed_vd)
-    vector_d = jnp.asarray(vector_d)
-    coefficients_c = jnp.asarray(coefficients_c)
+    where = "final_steering_logits"
+    logits_bv = check_finite("logits_bv", logits_bv, where=where)
+    unembed_vd = check_finite("unembed_vd", unembed_vd, where=where)
+    vector_d = check_finite("vector_d", vector_d, where=where)
+    coefficients_c = check_finite("coefficients_c", coefficients_c, where=where)
     if logits_bv.ndim != 2 or unembed_vd.ndim != 2 or vector_d.ndim != 1 or coefficients_c.ndim != 1:
         raise ValueError(
             "final_steering_logits: expected logits_bv (b, v), unembed_vd (v, d), vector_d (d,), coefficients_c (c,); "

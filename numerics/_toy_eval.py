@@ -1,6 +1,6 @@
 """Measuring the toy model on its held-out sets: helpfulness and behaviour at the first answer token.
 
-Helpfulness (THEORY.md section 3): for each held-out multiple-choice question,
+Helpfulness (docs/theory.md#helpfulness): for each held-out multiple-choice question,
 ``P(correct)`` is the probability of the correct letter after ``answer :``,
 over the full vocabulary (``full``) and renormalised over the four letters
 (``restricted``); accuracy is ``1[argmax over the full vocabulary = correct letter]``.

@@ -4,7 +4,7 @@ Text is split on whitespace; every word must be in the vocabulary (there is no
 unknown-token fallback: an unknown word is a bug in the caller or in the world
 and raises an error that names it). Batches are left-padded, so the last
 column of every row is the last real token: the position whose next-token
-distribution the behaviour (THEORY.md section 2) and helpfulness (section 3)
+distribution the behaviour (docs/theory.md#alignment) and helpfulness (section 3)
 measurements read.
 """
 

@@ -158,7 +158,7 @@ def residual_norm_penalty(residuals_lbtd: jax.Array, mask_bt: jax.Array, *, targ
     Normalised blocks make the model's function invariant to the overall scale
     of the residual stream, so nothing but this penalty pins that scale; it
     keeps the stream at a norm where steering coefficients of a few units
-    (THEORY.md section 1: the paper sweeps -5..5 and -10..10) have a visible
+    (docs/theory.md#setting: the paper sweeps -5..5 and -10..10) have a visible
     but not overwhelming effect.
 
     >>> x = jnp.ones((1, 1, 2, 4), jnp.float32) * jnp.array([1.0, 4.0])[None, None, :, None]  # norms 2 and 8

@@ -1,6 +1,6 @@
 """The toy world: a seeded synthetic corpus with a behaviour task and a helpfulness task.
 
-Two tasks mirror what THEORY.md section 6 measured on real models:
+Two tasks mirror what docs/theory.md#paper measured on real models:
 
 * **Behaviour (section 2).** Chat instructions ``user : <instruction> assistant :``
   built from templates with a verb slot and an object slot. Harmful verbs
@@ -102,7 +102,7 @@ DEFAULT_MIX = (
 
 @dataclass(frozen=True)
 class MCQuestion:
-    """A multiple-choice question of the toy world (THEORY.md section 3).
+    """A multiple-choice question of the toy world (docs/theory.md#helpfulness).
 
     ``prompt`` ends with ``answer :``; the correct next token is the letter
     ``answer``. ``options[i]`` is the value shown after letter ``"ABCD"[i]``.
@@ -147,7 +147,7 @@ class ToyWorld:
 
     Build one with :meth:`ToyWorld.generate` (seeded, deterministic); save and
     restore it with :meth:`to_dict` / :meth:`from_dict`. The behaviour token
-    sets of THEORY.md section 2 are ``aligned_token_ids`` (``A+``: refusal
+    sets of docs/theory.md#alignment are ``aligned_token_ids`` (``A+``: refusal
     openers) and ``misaligned_token_ids`` (``A-``: compliance openers); the
     option tokens of section 3 are ``option_letter_ids``.
 
@@ -367,12 +367,12 @@ class ToyWorld:
 
     @property
     def aligned_token_ids(self) -> tuple[int, ...]:
-        """``A+``: ids of the refusal openers (THEORY.md section 2)."""
+        """``A+``: ids of the refusal openers (docs/theory.md#alignment)."""
         return tuple(self.tokenizer.token_id(text.split()[0]) for text in self.refusals)
 
     @property
     def misaligned_token_ids(self) -> tuple[int, ...]:
-        """``A-``: ids of the compliance openers (THEORY.md section 2)."""
+        """``A-``: ids of the compliance openers (docs/theory.md#alignment)."""
         return tuple(self.tokenizer.token_id(text.split()[0]) for text in self.compliances)
 
     @property

@@ -1,4 +1,4 @@
-"""Steering vectors as representation engineering builds them (THEORY.md section 1).
+"""Steering vectors as representation engineering builds them (docs/theory.md#setting).
 
 Contrast pairs (an aligned and a misaligned member, e.g. a refusal-eliciting
 and a complying version of an instruction) are run through the model; the
@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+
+from steerbounds.theory._validate import prng_key
 
 from ._params import require_finite_parameters
 from ._forward import _check_layers, check_tokens, forward_module, make_steering, Steering
@@ -45,7 +47,7 @@ class SteeringVectors:
 
     directions_ld: np.ndarray  # (len(layers), d) unit directions, float32
     layers: tuple[int, ...]  # the layer of each row
-    method: str  # "pca", "mean_difference" or "random"
+    method: str  # "pca", "mean_difference", "random" or "imported" (read from a control-vector file)
     sign: str = SIGN_CONVENTION  # orientation convention (see class docstring)
     separation_l: np.ndarray | None = None  # share of pairs with <v, aligned - misaligned> > 0, per layer
     explained_l: np.ndarray | None = None  # pca: share of the pair differences' second moment along v, per layer
@@ -64,8 +66,8 @@ class SteeringVectors:
         norms = np.linalg.norm(d, axis=1)
         if np.any(np.abs(norms - 1) > 1e-4):
             raise ValueError(f"SteeringVectors: directions must have unit norm, got norms {norms.tolist()}.")
-        if self.method not in ("pca", "mean_difference", "random"):
-            raise ValueError(f"SteeringVectors: unknown method {self.method!r} (pca, mean_difference, random).")
+        if self.method not in ("pca", "mean_difference", "random", "imported"):
+            raise ValueError(f"SteeringVectors: unknown method {self.method!r} (pca, mean_difference, random, imported).")
 
     def direction(self, layer: int) -> np.ndarray:
         """The unit direction at ``layer``.
@@ -170,7 +172,7 @@ def contrast_vectors(
     method: Literal["pca", "mean_difference"] = "pca",
     model_hash: str | None = None,
 ) -> SteeringVectors:
-    """Steering directions from last-token states of contrast pairs (THEORY.md section 1).
+    """Steering directions from last-token states of contrast pairs (docs/theory.md#setting).
 
     ``aligned_lbd[l, i]`` and ``misaligned_lbd[l, i]`` are the states of pair
     ``i`` at ``layers[l]``; the differences are ``D_i = aligned_i - misaligned_i``.
@@ -284,6 +286,8 @@ def steering_vectors_from_pairs(
 def random_vectors(d_model: int, layers: Sequence[int], *, key: jax.Array) -> SteeringVectors:
     """Random unit directions (uniform on the sphere, independent per layer): the control for steering vectors.
 
+    ``key`` is an int seed or a ``jax.random.key``.
+
     >>> import jax, numpy as np
     >>> sv = random_vectors(16, [0, 1], key=jax.random.key(0))
     >>> np.linalg.norm(sv.directions_ld, axis=1).round(5).tolist(), sv.method
@@ -294,6 +298,7 @@ def random_vectors(d_model: int, layers: Sequence[int], *, key: jax.Array) -> St
         raise ValueError(f"random_vectors: d_model must be a positive int, got {d_model!r}.")
     if not layers:
         raise ValueError("random_vectors: layers is empty.")
+    key = prng_key("random_vectors: key", key)
     g = np.asarray(jax.random.normal(key, (len(layers), d_model), jnp.float32), np.float64)
     return SteeringVectors(np.asarray(g / np.linalg.norm(g, axis=1, keepdims=True), np.float32), layers, "random")
 
@@ -332,7 +337,17 @@ def save_steering_vectors(path, vectors: SteeringVectors) -> None:
         "package_version": __version__,
         "d_model": str(vectors.directions_ld.shape[1]),
     }
-    save_file(tensors, str(path), metadata=metadata)
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(f"save_steering_vectors: path {str(target)!r} is a folder; pass a file path inside it.")
+    if not target.parent.is_dir():
+        raise FileNotFoundError(
+            f"save_steering_vectors: the folder {str(target.parent)!r} of path does not exist; create it first."
+        )
+    try:
+        save_file(tensors, str(target), metadata=metadata)
+    except Exception as err:  # safetensors reports an unwritable folder through a temporary name
+        raise OSError(f"save_steering_vectors: cannot write path {str(target)!r} ({err}).") from None
 
 
 def load_steering_vectors(path, *, expected_model_hash: str | None = None) -> SteeringVectors:

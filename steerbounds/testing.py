@@ -26,39 +26,39 @@ Searches and the plugin's property tests compute in float64 (JAX's x64 mode
 is switched on while they run).
 """
 
-from steerbounds.numerics._kit_strategies import (
+from steerbounds.validation.kit._transformers import (
     RandomTransformer as RandomTransformer,
     random_transformers as random_transformers,
     transformer_configs as transformer_configs,
 )
-from steerbounds.theory._strategies import (
+from steerbounds.validation.kit._strategies import (
     alignment_instances as alignment_instances,
     covariances as covariances,
     gap_vectors as gap_vectors,
     token_sets as token_sets,
     unit_directions as unit_directions,
 )
-from steerbounds.validation._kit_assumption import (
+from steerbounds.validation.kit._assumption import (
     Assumption as Assumption,
     AssumptionReport as AssumptionReport,
     Evaluation as Evaluation,
     Inequality as Inequality,
 )
-from steerbounds.validation._kit_builtin import A1 as A1, A2 as A2, A2_MODEL as A2_MODEL, A3 as A3, A4 as A4
-from steerbounds.validation._kit_gaps import GapChangeModel as GapChangeModel, gap_change_models as gap_change_models
-from steerbounds.validation._kit_profiles import (
+from steerbounds.validation.kit._builtin import A1 as A1, A2 as A2, A2_MODEL as A2_MODEL, A3 as A3, A4 as A4
+from steerbounds.validation.kit._gaps import GapChangeModel as GapChangeModel, gap_change_models as gap_change_models
+from steerbounds.validation.kit._profiles import (
     load_profile as load_profile,
     profile_name as profile_name,
     register_profiles as register_profiles,
 )
-from steerbounds.validation._kit_search import (
+from steerbounds.validation.kit._search import (
     BoundEvaluationError as BoundEvaluationError,
     Counterexample as Counterexample,
     Verification as Verification,
     find_counterexample as find_counterexample,
     verify as verify,
 )
-from steerbounds.validation._kit_sweeps import (
+from steerbounds.validation.kit._sweeps import (
     behaviour_sweeps as behaviour_sweeps,
     helpfulness_sweeps as helpfulness_sweeps,
 )

@@ -12,7 +12,8 @@ import pytest
 
 import steerbounds
 
-LAYERS = ["steerbounds", "steerbounds.theory", "steerbounds.numerics", "steerbounds.validation", "steerbounds.testing"]
+LAYERS = ["steerbounds", "steerbounds.theory", "steerbounds.numerics", "steerbounds.validation",
+          "steerbounds.validation.studies", "steerbounds.testing"]
 
 
 def _all_modules() -> list[str]:
@@ -22,7 +23,7 @@ def _all_modules() -> list[str]:
         names.append(layer)
         if hasattr(package, "__path__"):  # a package: its private modules too
             names += [m.name for m in pkgutil.walk_packages(package.__path__, prefix=layer + ".")]
-    return ["steerbounds", *names]
+    return list(dict.fromkeys(["steerbounds", *names]))  # a subpackage listed as a layer is walked once
 
 
 @pytest.mark.parametrize("layer", LAYERS)

@@ -1,4 +1,4 @@
-"""steerbounds.theory: THEORY.md's statements derived in sympy and evaluated in JAX.
+"""steerbounds.theory: the statements of docs/theory.md derived in sympy and evaluated in JAX.
 
 The derivations (``steerbounds derive``) return sympy expressions; one bridge
 compiles them into the jit-able numeric functions below, and
@@ -6,6 +6,11 @@ compiles them into the jit-able numeric functions below, and
 instances. Functions compute in float64 when ``jax_enable_x64`` is enabled
 (recommended: bounds near B_0 = +-1 and tiny probabilities need it), in
 float32 otherwise.
+
+Arguments are checked when a function is called and bad ones raise an error
+naming the argument. Under ``jax.jit`` or ``jax.vmap`` the value checks are
+staged instead; wrap the transformed function in :func:`checked` to have them
+raised (a plain jitted call skips them and may return NaN).
 """
 
 from ._alignment import (
@@ -14,6 +19,7 @@ from ._alignment import (
     behaviour_expectation as behaviour_expectation,
     guarantee_radius as guarantee_radius,
 )
+from ._checked import checked as checked
 from ._expectation import (
     expected_helpfulness as expected_helpfulness,
 )
@@ -33,6 +39,7 @@ __all__ = [
     "alignment_slope",
     "behaviour_expectation",
     "best_radius",
+    "checked",
     "efficient_radius",
     "expected_helpfulness",
     "guarantee_radius",

@@ -1,4 +1,4 @@
-"""Numeric alignment functions (THEORY.md section 2), compiled from the T1/C1 derivations.
+"""Numeric alignment functions (docs/theory.md#alignment), compiled from the T1/C1 derivations.
 
 Every formula comes from :mod:`._derive_alignment` through the one bridge
 (:mod:`._bridge`). Inputs are converted to the theory layer's dtype: float64
@@ -16,7 +16,9 @@ import numpy as np
 
 from . import _bridge, _derive_alignment as derive
 from ._symbols import B0, Delta, eps as eps_sym, logp_minus, logp_plus, r as r_sym
-from ._validate import check_disjoint, check_open_interval, elementwise_arrays, float_input, is_concrete, token_ids
+from ._validate import (
+    check_disjoint, check_open_interval, elementwise_arrays, float_input, is_concrete, staged_check, token_ids,
+)
 
 _B0_FIX = "b0 is an unsteered behaviour expectation B_0; at +-1 one token set has no mass and artanh is infinite"
 
@@ -44,15 +46,18 @@ def alignment_bound(r, margin, b0):
     Returns:
       the bound, of the broadcast shape, in float64 under jax x64 (else float32).
 
+    Under ``jax.jit``/``jax.vmap`` the shapes are checked as usual and the values
+    (NaN/inf, ranges, PSD) only inside :func:`steerbounds.checked`; a plain jitted call skips them.
+
     >>> from steerbounds import alignment_bound
     >>> round(float(alignment_bound(1.0, 2.0, 0.0)), 6)  # tanh(1)
     0.761594
     >>> alignment_bound([0.0, 1.0, 2.0], 1.0, 0.5).shape
     (3,)
     """
-    r, margin, b0 = elementwise_arrays(r=r, margin=margin, b0=b0)
-    check_open_interval("b0", b0, -1.0, 1.0, _B0_FIX)
-    return _compiled("t1", "bound", (r_sym, Delta, B0))(r, margin, b0)
+    r, margin, b0_ = elementwise_arrays(r=r, margin=margin, b0=b0)
+    check_open_interval("b0", b0_, -1.0, 1.0, _B0_FIX, original=b0)
+    return _compiled("t1", "bound", (r_sym, Delta, B0))(r, margin, b0_)
 
 
 def alignment_slope(margin, b0):
@@ -61,13 +66,16 @@ def alignment_slope(margin, b0):
     ``tanh(r Delta/2 + artanh B_0) = B_0 + s_A r + O(r^2)`` (assumption A1);
     section 4 compares it with the helpfulness curvature.
 
+    Under ``jax.jit``/``jax.vmap`` the shapes are checked as usual and the values
+    (NaN/inf, ranges, PSD) only inside :func:`steerbounds.checked`; a plain jitted call skips them.
+
     >>> from steerbounds import alignment_slope
     >>> float(alignment_slope(2.0, 0.0))
     1.0
     """
-    margin, b0 = elementwise_arrays(margin=margin, b0=b0)
-    check_open_interval("b0", b0, -1.0, 1.0, _B0_FIX)
-    return _compiled("c1_1", "slope", (Delta, B0))(margin, b0)
+    margin, b0_ = elementwise_arrays(margin=margin, b0=b0)
+    check_open_interval("b0", b0_, -1.0, 1.0, _B0_FIX, original=b0)
+    return _compiled("c1_1", "slope", (Delta, B0))(margin, b0_)
 
 
 def guarantee_radius(margin, b0, *, eps):
@@ -77,17 +85,24 @@ def guarantee_radius(margin, b0, *, eps):
     that tiny ``eps`` keep full precision. Needs A1 (``margin > 0``) and
     ``1 - eps > b0``; ``0 < eps < 2``.
 
+    Under ``jax.jit``/``jax.vmap`` the shapes are checked as usual and the values
+    (NaN/inf, ranges, PSD) only inside :func:`steerbounds.checked`; a plain jitted call skips them.
+
     >>> from steerbounds import guarantee_radius
     >>> round(float(guarantee_radius(1.0, 0.0, eps=0.1)), 6)  # 2 artanh(0.9)
     2.944439
     """
-    margin, b0, eps_ = elementwise_arrays(margin=margin, b0=b0, eps=eps)
-    check_open_interval("b0", b0, -1.0, 1.0, _B0_FIX)
-    check_open_interval("eps", eps_, 0.0, 2.0, "eps is the tolerated shortfall from B = 1")
+    margin, b0_, eps_ = elementwise_arrays(margin=margin, b0=b0, eps=eps)
+    check_open_interval("b0", b0_, -1.0, 1.0, _B0_FIX, original=b0)
+    check_open_interval("eps", eps_, 0.0, 2.0, "eps is the tolerated shortfall from B = 1", original=eps)
     check_open_interval("margin", margin, 0.0, float("inf"), "C1.2 needs assumption A1 (a positive margin)")
-    if is_concrete(b0) and is_concrete(eps_) and bool(np.any(1.0 - eps_ <= b0)):
-        raise ValueError("eps is too large: the target 1 - eps must exceed b0 (already met at r = 0)")
-    return _compiled("c1_2", "radius_log_form", (Delta, B0, eps_sym))(margin, b0, eps_)
+    message = "eps is too large: the target 1 - eps must exceed b0 (already met at r = 0); pass a smaller eps"
+    if is_concrete(b0_) and is_concrete(eps_):
+        if bool(np.any(1.0 - eps_ <= b0_)):
+            raise ValueError(message)
+    else:
+        staged_check(jnp.all(1.0 - eps_ > b0_), message)
+    return _compiled("c1_2", "radius_log_form", (Delta, B0, eps_sym))(margin, b0_, eps_)
 
 
 @functools.partial(jax.jit, static_argnames=("restricted",))
@@ -101,7 +116,7 @@ def _behaviour(logits_bv, plus_ids, minus_ids, restricted):
 
 
 def behaviour_expectation(logits, aligned_ids, misaligned_ids, *, restricted=True):
-    """First-token behaviour expectation (THEORY.md section 2), in log space.
+    """First-token behaviour expectation (docs/theory.md#alignment), in log space.
 
     With ``P+`` and ``P-`` the probabilities of the aligned and misaligned token
     sets, ``restricted=True`` gives ``B = (P+ - P-)/(P+ + P-) = tanh((ln P+ - ln P-)/2)``
@@ -113,6 +128,9 @@ def behaviour_expectation(logits, aligned_ids, misaligned_ids, *, restricted=Tru
       aligned_ids: the set A+ of token ids (non-empty, no repeats).
       misaligned_ids: the set A- (non-empty, disjoint from A+).
       restricted: which expectation (keyword-only).
+
+    Under ``jax.jit``/``jax.vmap`` the logits' finiteness is checked only inside
+    :func:`steerbounds.checked` (a plain jitted call skips it); the token ids must be concrete.
 
     >>> import numpy as np
     >>> from steerbounds import behaviour_expectation

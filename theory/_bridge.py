@@ -6,7 +6,7 @@ sympy expression (sympy2jax style: one lookup table from sympy node types to
 numeric layer retypes a formula.
 
 Besides elementwise expressions the walk understands indexed sums over the
-competitors, the form in which THEORY.md section 3 is stated: ``g[i]``,
+competitors, the form in which docs/theory.md#helpfulness is stated: ``g[i]``,
 ``Sigma[i, j]``, ``Sigma[i, i]`` (a diagonal), ``KroneckerDelta(i, j)`` and
 ``Sum(..., (i, 1, k))``. Every index runs over ``1..k`` and becomes a trailing
 array axis of length ``k``. Three patterns are evaluated in log space:
@@ -31,14 +31,22 @@ import jax.scipy.special as jss
 import numpy as np
 import sympy as sp
 
+@jax.custom_jvp
 def _atanh(x):
-    """artanh, accurate to a few ulp on (-1, 1).
+    """artanh, accurate to a few ulp on (-1, 1), with the derivative ``1/(1 - x^2)``.
 
     ``jnp.arctanh`` (and ``jnp.log1p`` for arguments near -0.4) lose about a
     hundred ulp on CPU; ``log1p`` of the positive argument ``2|x|/(1 - |x|)`` does not.
+    The sign/abs form would differentiate to 0 at x = 0, so the derivative is given explicitly.
     """
     ax = jnp.abs(x)
     return jnp.sign(x) * 0.5 * jnp.log1p(2 * ax / (1 - ax))
+
+
+@_atanh.defjvp
+def _atanh_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    return _atanh(x), dx / ((1 - x) * (1 + x))
 
 
 _UNARY: dict[type, Callable] = {

@@ -31,7 +31,7 @@ DEFAULT_INSTANCES = 100_000
 class Row:
     """The outcome of one check."""
 
-    statement: str  # THEORY.md name
+    statement: str  # statement name (docs/theory.md)
     check: str  # what was checked, in a few words
     kind: str  # rigorous, statistical, expansion, reference or planted
     instances: int = 0  # instances tried
@@ -132,15 +132,53 @@ def run_checks(
         chunks = [math.ceil(total / count)] * count
         plan.append((index, task, chunks))
     bar = tqdm(total=sum(len(c) for _, _, c in plan), disable=not progress, unit="chunk", desc="check-theory")
+    generators = {}
     for index, task, chunks in plan:
-        rng = np.random.default_rng([seed, index])
+        rng = generators[index] = np.random.default_rng([seed, index])
         bar.set_postfix_str(task.name)
         for n in chunks:
             with np.errstate(all="ignore"):
                 task.run(rng, n, rows)
             bar.update()
+    # Samplers discard some draws (instances outside a statement's assumptions): count the
+    # accepted ones, and run more chunks until every statement has met its target.
+    for _ in range(_MAX_TOP_UPS):
+        short = _short_statements(rows, plan, instances)
+        if not short:
+            break
+        for index, task, chunks in plan:
+            if set(task.statements) & short:
+                bar.total += 1
+                with np.errstate(all="ignore"):
+                    task.run(generators[index], chunks[0], rows)
+                bar.update()
+    else:
+        short = _short_statements(rows, plan, instances)
+        if short:
+            raise RuntimeError(f"the samplers of {sorted(short)} accept too few instances to reach the target")
     bar.close()
     return list(rows), time.perf_counter() - start
+
+
+_MAX_TOP_UPS = 50
+
+
+def _short_statements(rows: Rows, plan, instances: int) -> set[str]:
+    """Statements whose best-filled non-planted row has fewer accepted instances than their target.
+
+    A statement's target is the requested count, scaled down for statements
+    that only tasks with a small share report on (the references).
+    """
+    share: dict[str, float] = {}
+    for _, task, _ in plan:
+        for name in task.statements:
+            share[name] = share.get(name, 0.0) + task.share
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row.kind != "planted":
+            counts[row.statement] = max(counts.get(row.statement, 0), row.instances)
+    return {name for name, count in counts.items()
+            if name in share and count < math.ceil(instances * min(share[name], 1.0))}
 
 
 def format_table(rows: list[Row], seconds: float) -> str:

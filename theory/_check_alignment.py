@@ -129,7 +129,7 @@ def c1_1_rows(rng, n, rows: Rows) -> None:
     remainder = np.asarray(_kernel("c1_1", "remainder_bound", (r_sym, Delta))(r, margin))
     error = np.abs(bound - (b0 + slope * r + second * r**2))
     tol = 16 * EPS * (1 + np.abs(slope * r) + np.abs(second * r**2))
-    rows("C1.1", "|bound - quadratic| <= Delta^3 |r|^3 / 24", "rigorous").add(remainder - error, tol)
+    rows("C1.1", "|bound - quadratic| <= |Delta r|^3 / 24", "rigorous").add(remainder - error, tol)
 
 
 TASKS = [

@@ -165,7 +165,7 @@ def c2_1_rows(rng, n, rows: Rows) -> None:
     iid = -np.asarray(helpfulness_curvature(gaps, sig2[0]))
     iid_lower = np.asarray(_kernel("c2_1", "interval_iid_lower", (p0, sigma))(p0_b, np.sqrt(sig2[0])))
     iid_upper = np.asarray(_kernel("c2_1", "interval_iid_upper", (p0, sigma))(p0_b, np.sqrt(sig2[0])))
-    rows("C2.1", "p_0 >= 1/2, Sigma = sigma^2 I: THEORY.md's interval", "rigorous").add(
+    rows("C2.1", "p_0 >= 1/2, Sigma = sigma^2 I: C2.1's interval", "rigorous").add(
         np.minimum(iid - iid_lower, iid_upper - iid), 1e-12 * np.abs(iid_lower) + 1e-300)
     # p_0 < 1/2 with one competitor: the coefficient is positive, noise helps.
     wrong = rng.uniform(0.01, 0.49, n)

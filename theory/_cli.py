@@ -12,13 +12,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this layer's subcommands; each sets ``func(args) -> exit status``."""
     derive = subparsers.add_parser(
         "derive",
-        help="print every derived statement of THEORY.md (sympy)",
-        description="Derive every statement of THEORY.md sections 2-4 with sympy and print it.",
+        help="print every derived statement of the specification (sympy); LaTeX, Markdown or JSON",
+        description=(
+            "Derive every statement of docs/theory.md (sections 2-4) with sympy and print it: as text, "
+            "as a LaTeX file a paper can include (--latex --out bounds.tex also writes bounds.sty beside it), "
+            "as the docs/theory.md page (--markdown) or as JSON (--json)."
+        ),
     )
     form = derive.add_mutually_exclusive_group()
-    form.add_argument("--latex", action="store_true", help="formulas in LaTeX")
+    form.add_argument("--latex", action="store_true",
+                      help="a LaTeX file: theorem environments, labelled equations (\\label{sb:T1}); compiles alone "
+                           "or \\input into a paper that loads bounds.sty")
     form.add_argument("--markdown", action="store_true", help="the docs/theory.md page")
-    derive.add_argument("--output", type=Path, help="write to this file instead of standard output")
+    form.add_argument("--json", action="store_true", help="words, anchors and formulas (sympy and LaTeX) as JSON")
+    derive.add_argument("--out", "--output", dest="output", type=Path, metavar="FILE",
+                        help="write to this file instead of standard output (with --latex, bounds.sty goes beside it)")
+    derive.add_argument("--only", type=_names, default=None, metavar="NAMES",
+                        help="only these statements, comma-separated (e.g. T1,T2a; with --latex also the assumptions "
+                             "they rest on); not with --markdown")
     derive.set_defaults(func=_derive)
 
     check = subparsers.add_parser(
@@ -48,15 +59,42 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _derive(args: argparse.Namespace) -> int:
-    from ._render import render_all, render_markdown
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated statement names such as T1,T2a, got {text!r}")
+    return names
 
-    text = render_markdown() if args.markdown else render_all(latex=args.latex)
-    if args.output is not None:
+
+def _derive(args: argparse.Namespace) -> int:
+    from ._render import LATEX_PACKAGE, latex_package, render_all, render_latex, render_markdown, to_json
+
+    try:
+        if args.markdown:
+            if args.only is not None:
+                raise ValueError("--only: the --markdown page always holds every statement; drop --only")
+            text = render_markdown()
+        elif args.latex:
+            text = render_latex(args.only)
+        elif args.json:
+            text = json.dumps(to_json(args.only), indent=1) + "\n"
+        else:
+            text = render_all(only=args.only)
+    except ValueError as err:
+        print(f"steerbounds derive: {err}", file=sys.stderr)
+        return 2
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text)
-    else:
-        sys.stdout.write(text)
+        if args.latex:
+            (args.output.parent / f"{LATEX_PACKAGE}.sty").write_text(latex_package())
+    except OSError as err:
+        print(f"steerbounds derive: --out {args.output}: cannot write ({err.strerror}); choose a writable path",
+              file=sys.stderr)
+        return 2
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Derivations of THEORY.md section 2: T1 and its corollaries C1.1-C1.3.
+"""Derivations of docs/theory.md#alignment: T1 and its corollaries C1.1-C1.3.
 
 Each function returns a :class:`~steerbounds.theory._statement.Statement`
 whose results are sympy expressions; identities used along the way are
@@ -118,11 +118,12 @@ def c1_1() -> Statement:
     if peak != 2:
         raise AssertionError(f"sup |d^3 tanh| = {peak}, expected 2")
     verified.append("sup |d^3/dx^3 tanh| = 2 (attained at 0)")
-    remainder = peak / sp.factorial(3) * (sp.Abs(Delta) / 2) ** 3 * sp.Abs(r) ** 3
+    # |Delta r|^3 / 24 kept unevaluated: sympy would print the equal Delta^3 r^2 |r| / 24 otherwise.
+    remainder = sp.Mul(peak / sp.factorial(3) / 2**3, sp.Pow(sp.Abs(Delta * r, evaluate=False), 3, evaluate=False), evaluate=False)
     return Statement(
         name="C1.1",
         title="linear regime of the alignment bound",
-        assumptions=("as T1", "the remainder is at most remainder_bound = |Delta|^3 |r|^3 / 24 for every r (Lagrange)"),
+        assumptions=("as T1", "the remainder is at most remainder_bound = |Delta r|^3 / 24 for every r (Lagrange)"),
         results={
             "expansion": sp.Eq(bound, B0 + slope * r + curvature * r**2 + sp.O(r**3)),
             "slope": slope,

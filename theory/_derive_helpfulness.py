@@ -1,4 +1,4 @@
-"""Derivations of THEORY.md section 3: the helpfulness definition, T2a, T2b, C2.1-C2.3.
+"""Derivations of docs/theory.md#helpfulness: the helpfulness definition, T2a, T2b, C2.1-C2.3.
 
 Statements are derived for a general number ``k`` of competitors with indexed
 symbols (``g[i]``, ``Sigma[i, j]``); where sympy cannot close an identity over

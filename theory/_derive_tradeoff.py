@@ -1,4 +1,4 @@
-"""Derivations of THEORY.md section 4: the efficient radius and the best radius."""
+"""Derivations of docs/theory.md#tradeoff: the efficient radius and the best radius."""
 
 from __future__ import annotations
 

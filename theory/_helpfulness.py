@@ -1,4 +1,4 @@
-"""Numeric helpfulness functions (THEORY.md section 3), compiled from the T2 derivations.
+"""Numeric helpfulness functions (docs/theory.md#helpfulness), compiled from the T2 derivations.
 
 Every formula comes from :mod:`._derive_helpfulness` through the one bridge
 (:mod:`._bridge`); probabilities are formed in log space. Inputs are converted
@@ -83,7 +83,7 @@ def _second_order(r, gaps_bk, cov, kind):
 
 
 def helpfulness(logits, correct_id, competitor_ids=None):
-    """Helpfulness ``H = P(correct | correct or competitors)`` (THEORY.md section 3).
+    """Helpfulness ``H = P(correct | correct or competitors)`` (docs/theory.md#helpfulness).
 
     ``H = 1/(1 + sum_{i in C} e^{g_i})`` with gaps ``g_i = z_i - z_*``, computed in
     log space. ``competitor_ids=None`` compares with the whole vocabulary (full
@@ -96,6 +96,9 @@ def helpfulness(logits, correct_id, competitor_ids=None):
       correct_id: the correct token id, an int or an int array broadcasting
         with the batch axes ``logits.shape[:-1]``.
       competitor_ids: token ids of the competitors C, or None for all others.
+
+    Under ``jax.jit``/``jax.vmap`` the logits' finiteness is checked only inside
+    :func:`steerbounds.checked` (a plain jitted call skips it); the token ids must be concrete.
 
     >>> import numpy as np
     >>> from steerbounds import helpfulness
@@ -158,6 +161,9 @@ def helpfulness_lower_bound(r, gaps, cov):
       gaps: ``(..., k)`` gaps ``z_i - z_*`` of the k competitors.
       cov: Sigma: ``()`` sigma squared, ``(k,)`` a diagonal, or ``(..., k, k)``.
 
+    Under ``jax.jit``/``jax.vmap`` the shapes are checked as usual and the values
+    (NaN/inf, ranges, PSD) only inside :func:`steerbounds.checked`; a plain jitted call skips them.
+
     >>> import numpy as np
     >>> from steerbounds import helpfulness_lower_bound
     >>> gaps = np.log([1.0, 1.0])  # p_0 = 1/3
@@ -176,6 +182,9 @@ def helpfulness_curvature(gaps, cov):
     ``E[H_r] = p_0 - s_H r^2 + O(r^4)`` under A2. By C2.1, ``s_H >= 0`` when
     ``p_0 >= 1/2``; it can be negative when ``p_0 < 1/2`` (noise then helps).
 
+    Under ``jax.jit``/``jax.vmap`` the shapes are checked as usual and the values
+    (NaN/inf, ranges, PSD) only inside :func:`steerbounds.checked`; a plain jitted call skips them.
+
     >>> import numpy as np
     >>> from steerbounds import helpfulness_curvature
     >>> gaps = np.log([0.25, 0.25])  # p_0 = 2/3, p_i = 1/6
@@ -191,6 +200,9 @@ def helpfulness_second_order(r, gaps, cov):
 
     The error is O(r^4) (odd Gaussian moments vanish); T2c bounds it by
     ``K r^4``. See :func:`helpfulness_curvature` for ``s_H``.
+
+    Under ``jax.jit``/``jax.vmap`` the shapes are checked as usual and the values
+    (NaN/inf, ranges, PSD) only inside :func:`steerbounds.checked`; a plain jitted call skips them.
 
     >>> import numpy as np
     >>> from steerbounds import helpfulness_second_order

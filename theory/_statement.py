@@ -10,9 +10,9 @@ import sympy as sp
 
 @dataclass(frozen=True)
 class Statement:
-    """One statement of THEORY.md as the symbolic layer derives it."""
+    """One statement of the specification (docs/theory.md) as the symbolic layer derives it."""
 
-    name: str  # the THEORY.md name, e.g. "T1", "C2.1"
+    name: str  # the statement name in docs/theory.md, e.g. "T1", "C2.1"
     title: str  # a few words
     assumptions: tuple[str, ...]  # what must hold, in words (A1, A2, ranges of symbols)
     results: Mapping[str, sp.Basic]  # named results: expressions, equations or inequalities

@@ -1,6 +1,6 @@
-"""The sympy symbols of THEORY.md, shared by every derivation.
+"""The sympy symbols of docs/theory.md, shared by every derivation.
 
-Names follow THEORY.md: ``r`` the steering norm, ``Delta`` the A1 margin,
+Names follow docs/theory.md: ``r`` the steering norm, ``Delta`` the A1 margin,
 ``B_0`` the unsteered behaviour expectation, ``g[i]`` the gaps
 ``z_i - z_*`` of the ``k`` competitors, ``Sigma[i, j]`` the A2 covariance of
 the gap changes per unit norm, ``p_0``/``p[i]`` the base probabilities of the

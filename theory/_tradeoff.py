@@ -39,6 +39,9 @@ def efficient_radius(margin, b0, gaps, cov):
       margin: the A1 margin Delta (> 0); b0: B_0 in (-1, 1).
       gaps: ``(..., k)`` helpfulness gaps; cov: Sigma as in :func:`helpfulness_lower_bound`.
 
+    Under ``jax.jit``/``jax.vmap`` the shapes are checked as usual and the values
+    (NaN/inf, ranges, PSD) only inside :func:`steerbounds.checked`; a plain jitted call skips them.
+
     >>> import numpy as np
     >>> from steerbounds import efficient_radius
     >>> gaps = np.log([0.25, 0.25])  # p_0 = 2/3: s_H = 2/27
@@ -54,6 +57,9 @@ def best_radius(margin, b0, gaps, cov, *, lam):
 
     Same slopes and assumptions as :func:`efficient_radius`; ``lam`` (> 0)
     weighs the helpfulness loss. ``inf`` when ``s_H <= 0``.
+
+    Under ``jax.jit``/``jax.vmap`` the shapes are checked as usual and the values
+    (NaN/inf, ranges, PSD) only inside :func:`steerbounds.checked`; a plain jitted call skips them.
 
     >>> import numpy as np
     >>> from steerbounds import best_radius

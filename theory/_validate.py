@@ -2,8 +2,10 @@
 
 Each helper checks one kind of argument and raises an exception that names the
 argument, says what was wrong and how to fix it. Checks that need values (NaN,
-ranges, positive semi-definiteness) run only on concrete inputs; under
-``jax.jit`` the arrays are tracers and only shapes are checked.
+ranges, positive semi-definiteness) run on concrete inputs; under
+``jax.jit`` or ``jax.vmap`` the arrays are tracers, the shapes are still checked
+and the value checks are staged with ``jax.experimental.checkify`` when the
+call runs inside :func:`steerbounds.checked` (without it they are skipped).
 """
 
 from __future__ import annotations
@@ -30,11 +32,23 @@ def as_float_array(name: str, x, *, min_ndim: int = 0) -> jax.Array:
     return jnp.asarray(float_input(name, x, min_ndim=min_ndim))
 
 
+_FINITE_HINTS = {
+    "logits_bv": "pass finite logits (leave unwanted tokens out of token_ids instead of giving them -inf logits)",
+    "logits": "pass finite logits (leave unwanted tokens out of the token sets instead of giving them -inf logits)",
+}
+
+
+def finite_hint(name: str) -> str:
+    """How to fix a NaN or inf in argument ``name``."""
+    return _FINITE_HINTS.get(name, f"pass finite numbers for {name}")
+
+
 def float_input(name: str, x, *, min_ndim: int = 0) -> np.ndarray | jax.Array:
     """As :func:`as_float_array`, but a concrete input stays a numpy array.
 
     The theory layer's jitted kernels take numpy arrays directly, which avoids an
-    eager device transfer per argument; traced inputs stay tracers.
+    eager device transfer per argument; traced inputs stay tracers (their
+    finiteness is checked under :func:`steerbounds.checked`).
     """
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{name} must be a number or an array of numbers, got {type(x).__name__}")
@@ -53,32 +67,75 @@ def float_input(name: str, x, *, min_ndim: int = 0) -> np.ndarray | jax.Array:
         if bad.any():
             where = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ValueError(
-                f"{name} contains NaN or inf (first at index {where}, value {host[where]}); "
-                "pass finite numbers (leave unwanted tokens out of the token sets instead of "
-                "giving them -inf logits)"
+                f"{name} contains NaN or inf (first at index {where}, value {host[where]}); {finite_hint(name)}"
             )
     array = np.asarray(host, dtype=float_dtype()) if is_concrete(x) else jnp.asarray(x, dtype=float_dtype())
+    if not is_concrete(x):
+        staged_check(jnp.all(jnp.isfinite(array)), f"{name} contains NaN or inf; {finite_hint(name)}")
     if array.ndim < min_ndim:
         raise ValueError(f"{name} must have at least {min_ndim} axes, got shape {array.shape}")
     return array
 
 
-def check_open_interval(name: str, x: jax.Array, lo: float, hi: float, fix: str) -> None:
-    """Raise unless every value of concrete ``x`` lies strictly inside ``(lo, hi)``."""
+def check_finite(name: str, x, *, where: str = "") -> jax.Array:
+    """``x`` as a real JAX array, unchanged in dtype; raise on NaN/inf (staged under tracing).
+
+    ``where`` prefixes messages with the function's name.
+    """
+    label = f"{where}: {name}" if where else name
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{label} must be an array of numbers, got {type(x).__name__}")
+    if is_concrete(x):
+        try:
+            host = np.asarray(x)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{label} must be an array of numbers: {err}") from None
+        if host.dtype == object or not (np.issubdtype(host.dtype, np.number) or host.dtype == np.bool_) \
+                or np.iscomplexobj(host):
+            if host.dtype.name != "bfloat16":
+                raise TypeError(f"{label} must hold real numbers, got dtype {host.dtype}")
+        bad = ~np.isfinite(host.astype(np.float32) if host.dtype.name == "bfloat16" else host)
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{label} contains NaN or inf (first at index {at}, value {host[at]}); {finite_hint(name)}")
+        return jnp.asarray(x)
+    array = jnp.asarray(x)
+    if not (jnp.issubdtype(array.dtype, jnp.floating) or jnp.issubdtype(array.dtype, jnp.integer)):
+        raise TypeError(f"{label} must hold real numbers, got dtype {array.dtype}")
+    staged_check(jnp.all(jnp.isfinite(array)), f"{label} contains NaN or inf; {finite_hint(name)}")
+    return array
+
+
+def check_open_interval(name: str, x: jax.Array, lo: float, hi: float, fix: str, *, original=None) -> None:
+    """Raise unless every value of ``x`` lies strictly inside ``(lo, hi)`` (staged under tracing).
+
+    ``original`` is the argument as passed, before conversion to the computing
+    dtype: a value inside the interval that float32 rounds onto a bound gets a
+    message saying so and how to compute in float64.
+    """
     if not is_concrete(x):
+        staged_check(jnp.all((x > lo) & (x < hi)), f"{name} must lie strictly inside ({lo}, {hi}). {fix}")
         return
     host = np.asarray(x)
     bad = ~((host > lo) & (host < hi))
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"{name} must lie strictly inside ({lo}, {hi}); found {host[where]!r} at index {where}. {fix}"
-        )
+        found = f"found {float(host[where])!r} at index {where}"
+        if original is not None and is_concrete(original):
+            before = np.broadcast_to(np.asarray(original, dtype=np.float64), host.shape)[where]
+            if lo < before < hi:
+                found = (
+                    f"found {float(before)!r} at index {where}, which rounds to {float(host[where])!r} in {host.dtype} "
+                    "(jax x64 is off); enable float64 with jax.config.update('jax_enable_x64', True)"
+                )
+        raise ValueError(f"{name} must lie strictly inside ({lo}, {hi}); {found}. {fix}")
 
 
 def check_positive(name: str, x: jax.Array, fix: str, *, allow_zero: bool = False) -> None:
-    """Raise unless every value of concrete ``x`` is > 0 (or >= 0 with ``allow_zero``)."""
+    """Raise unless every value of ``x`` is > 0 (or >= 0 with ``allow_zero``); staged under tracing."""
     if not is_concrete(x):
+        word = "non-negative" if allow_zero else "positive"
+        staged_check(jnp.all(x >= 0 if allow_zero else x > 0), f"{name} must be {word}. {fix}")
         return
     host = np.asarray(x)
     bad = host < 0 if allow_zero else host <= 0
@@ -171,7 +228,15 @@ def covariance(cov, k: int) -> tuple[jax.Array, str]:
             )
     if kind != "full":
         check_positive("cov", array, "a variance cannot be negative", allow_zero=True)
-    elif is_concrete(array):
+    elif not is_concrete(array):
+        sym = jnp.max(jnp.abs(array - jnp.swapaxes(array, -1, -2)), initial=0.0)
+        scale = jnp.max(jnp.abs(array), initial=0.0)
+        staged_check(sym <= 1e-9 * scale, "cov is not symmetric; pass a symmetric covariance, e.g. (cov + cov.T) / 2")
+        eig = jnp.linalg.eigvalsh((array + jnp.swapaxes(array, -1, -2)) / 2)
+        top = jnp.max(jnp.abs(eig), axis=-1)
+        staged_check(jnp.all(eig.min(axis=-1) >= -1e-9 * top),
+                     "cov is not positive semi-definite; pass a covariance matrix, e.g. A @ A.T")
+    else:
         host = np.asarray(array)
         scale = max(float(np.abs(host).max(initial=0.0)), np.finfo(np.float64).tiny)
         asym = np.abs(host - np.swapaxes(host, -1, -2)).max(initial=0.0)
@@ -198,3 +263,37 @@ def elementwise_arrays(**named) -> tuple[jax.Array, ...]:
     arrays = {name: float_input(name, value) for name, value in named.items()}
     broadcast_batch([(name, array, 0) for name, array in arrays.items()])
     return tuple(arrays.values())
+
+
+def staged_check(ok, message: str) -> None:
+    """Under tracing: a ``checkify`` check, raised by :func:`steerbounds.checked` (a no-op without it).
+
+    Values are unknown while tracing, so the message names the argument and the
+    rule but no value.
+    """
+    from ._checked import staged
+
+    staged(ok, message)
+
+
+def prng_key(name: str, key) -> jax.Array:
+    """A typed PRNG key from ``key``: None (seed 0), an int seed, a ``jax.random.key`` or a raw uint32 key."""
+    if key is None:
+        return jax.random.key(0)
+    if isinstance(key, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int seed or a jax.random.key(...), got {key!r}")
+    if isinstance(key, (int, np.integer)):
+        if not 0 <= int(key) < 2**63:
+            raise ValueError(f"{name} as an int seed must lie in [0, 2**63), got {key}")
+        return jax.random.key(int(key))
+    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if key.ndim != 0:
+            raise ValueError(f"{name} must be a single key, got an array of keys with shape {key.shape}; pass one of them")
+        return key
+    if isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32 and key.shape == (2,):
+        return jax.random.wrap_key_data(jnp.asarray(key))
+    raise TypeError(
+        f"{name} must be an int seed or a jax.random.key(seed), got {type(key).__name__}"
+        f"{' of shape ' + str(getattr(key, 'shape', '')) if hasattr(key, 'shape') else ''}; e.g. {name}=0 or "
+        f"{name}=jax.random.key(0)"
+    )

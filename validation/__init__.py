@@ -4,12 +4,14 @@ The analysis runs on an *activation bundle* (:class:`ActivationBundle`, on disk
 as safetensors plus a JSON manifest, see docs/bundle.md): assumptions A1-A4
 (section 5), T1 at every prompt and coefficient where A1 holds, T2a/T2b against
 the measured helpfulness, the paper's fits with predicted parameters, and the
-tradeoff (section 4). ``steerbounds reproduce`` builds bundles from the embedded
-toy model and runs the same analysis as ``steerbounds analyze``.
+tradeoff (section 4). Bundle in, report out: nothing here runs a model.
 
-Also: packaged text data (``load_instruction_pairs``, ``load_mc_questions``,
-``load_response_sets``) and the MiniLM-L6 readout measurement
-(``measure_minilm_readout``; see docs/minilm.md).
+The drivers that run models (``steerbounds reproduce``, the packaged text data,
+resumable sweeps, the MiniLM-L6 readout measurement) live in
+:mod:`steerbounds.validation.studies`, which builds bundles and hands them to
+the same analysis as ``steerbounds analyze``; nothing else in this package
+imports it. The property-testing kit lives in ``validation/kit`` and is public
+as :mod:`steerbounds.testing`.
 """
 
 from ._analysis import analyze_bundle as analyze_bundle
@@ -37,24 +39,12 @@ from ._fits import bell_curve as bell_curve
 from ._fits import fit_bell as fit_bell
 from ._fits import fit_tanh as fit_tanh
 from ._fits import tanh_curve as tanh_curve
-from ._minilm_readout import MiniLMReadoutReport as MiniLMReadoutReport
-from ._minilm_readout import measure_minilm_readout as measure_minilm_readout
 from ._plots import plot_report as plot_report
 from ._report import build_report as build_report
 from ._report import load_report as load_report
 from ._report import render_markdown as render_markdown
 from ._report import write_report as write_report
-from ._store import ResumeMismatchError as ResumeMismatchError
-from ._store import SweepStore as SweepStore
-from ._store import run_chunked as run_chunked
 from ._synthetic import synthetic_bundle as synthetic_bundle
-from ._text_data import InstructionPair as InstructionPair
-from ._text_data import MCQuestion as MCQuestion
-from ._text_data import ResponseSets as ResponseSets
-from ._text_data import load_instruction_pairs as load_instruction_pairs
-from ._text_data import load_mc_questions as load_mc_questions
-from ._text_data import load_response_sets as load_response_sets
-from ._text_data import split_mc_questions as split_mc_questions
 from ._tradeoff import projection_2d as projection_2d
 from ._tradeoff import tradeoff as tradeoff
 
@@ -63,13 +53,7 @@ __all__ = [
     "BehaviourSweep",
     "BundleError",
     "HelpfulnessSweep",
-    "InstructionPair",
-    "MCQuestion",
-    "MiniLMReadoutReport",
     "Projection",
-    "ResponseSets",
-    "ResumeMismatchError",
-    "SweepStore",
     "ValidationConfig",
     "a1_margins",
     "a2_gap_changes",
@@ -87,18 +71,12 @@ __all__ = [
     "gap_changes",
     "helpfulness_values",
     "load_bundle",
-    "load_instruction_pairs",
-    "load_mc_questions",
     "load_report",
-    "load_response_sets",
-    "measure_minilm_readout",
     "plot_report",
     "projection_2d",
     "render_markdown",
-    "run_chunked",
     "save_bundle",
     "signed_radius",
-    "split_mc_questions",
     "synthetic_bundle",
     "tanh_curve",
     "tradeoff",

@@ -54,7 +54,7 @@ def _per_pair_radii(margin_q: np.ndarray, b0_q: np.ndarray, gaps_qk: np.ndarray,
     Only prompts where A1 holds (positive median margin) and ``|B_0| < 1`` enter; a
     pair whose question has ``s_H <= 0`` has an infinite radius (no second-order loss).
     """
-    from steerbounds import theory
+    from steerbounds import theory  # sympy and JAX load when an analysis runs, not with the bundle format
 
     ok = (margin_q > 0) & (np.abs(b0_q) < 1)
     if not ok.any():
@@ -183,7 +183,7 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
         _compare_b(fit, share_c, ih0, a2["bias"], full=full)
 
     # Tradeoff (section 4).
-    from steerbounds import theory
+    from steerbounds import theory  # sympy and JAX load when an analysis runs, not with the bundle format
 
     margin_for_slope = np.where(np.isfinite(a1["margin_per_prompt_median"]), a1["margin_per_prompt_median"], 0.0)
     inside = np.abs(b0_q) < 1.0  # a saturated prompt (B_0 = +-1) has slope 0 (C1.1's limit)

@@ -71,7 +71,7 @@ def a1_margins(behaviour: BehaviourSweep, config: ValidationConfig | None = None
     >>> bool(out["holds"]), round(float(out["margin_summary"]["min"]), 6)
     (True, 1.0)
     """
-    from steerbounds.numerics import a1_margin
+    from steerbounds.numerics import a1_margin  # JAX loads when margins are computed, not with the bundle format
 
     _need(behaviour, BehaviourSweep, "a1_margins: behaviour")
     config = config or ValidationConfig()
@@ -131,7 +131,7 @@ def gap_changes(helpfulness: HelpfulnessSweep) -> tuple[np.ndarray, np.ndarray]:
     >>> g.shape, x.shape
     ((5, 41, 3), (5, 41, 3))
     """
-    from steerbounds.numerics import gap_changes as numerics_gap_changes
+    from steerbounds.numerics import gap_changes as numerics_gap_changes  # JAX loads only when this runs
 
     _need(helpfulness, HelpfulnessSweep, "gap_changes: helpfulness")
     lp = helpfulness.logprobs_qco

@@ -465,7 +465,8 @@ def save_bundle(bundle: ActivationBundle, directory: str | os.PathLike) -> Path:
 
 def _need(mapping: Any, key: str, where: str) -> Any:
     if not isinstance(mapping, dict) or key not in mapping:
-        raise _fail(f"manifest {where}", f"missing field {key!r}", "re-export the bundle (docs/bundle.md lists every field)")
+        raise _fail(f"manifest {where}".rstrip(), f"missing field {key!r}",
+                    "re-export the bundle (docs/bundle.md lists every field)")
     return mapping[key]
 
 
@@ -495,10 +496,66 @@ def load_bundle(directory: str | os.PathLike) -> ActivationBundle:
     >>> load_bundle(save_bundle(b, tempfile.mkdtemp())).helpfulness.n_questions
     3
     """
+    directory = Path(directory)
+    try:
+        return _load_bundle(directory)
+    except BundleError as err:
+        # Every message names the bundle, so that one of several bundles can be found.
+        text, prefix = str(err), f"bundle {directory}"
+        if text.startswith(prefix):
+            raise
+        raise BundleError(f"{prefix}: {text.removeprefix('bundle ')}") from None
+
+
+_INTEGER_ARRAYS = ("projection.labels_n",)
+_KNOWN_ARRAYS = (*_ARRAYS, _UNEMBED_SHARED, _UNEMBED_PER_QUESTION, "projection.representations_nd", *_INTEGER_ARRAYS)
+
+
+def _check_stored_arrays(directory: Path, manifest: dict, arrays: dict) -> None:
+    """Dtypes of the stored arrays, their shapes against the manifest's table, and unknown names."""
+    import warnings
+
+    for name, array in arrays.items():
+        if name in _INTEGER_ARRAYS:
+            if not np.issubdtype(array.dtype, np.integer):
+                raise BundleError(f"bundle {directory}: array {name!r} has dtype {array.dtype}; store integer labels")
+        elif array.dtype not in (np.float32, np.float64):
+            raise BundleError(
+                f"bundle {directory}: array {name!r} has dtype {array.dtype}; store float32 or float64 "
+                "(float16 and bfloat16 lose the precision the checks need, integers are not measurements)"
+            )
+    _check_shape_table(directory, manifest, arrays)
+    unknown = sorted(set(arrays) - set(_KNOWN_ARRAYS))
+    if unknown:
+        warnings.warn(f"bundle {directory}: {ARRAYS_NAME} holds arrays this steerbounds does not read, ignored: "
+                      f"{unknown} (docs/bundle.md lists the format's arrays)", UserWarning, stacklevel=4)
+
+
+def _check_shape_table(directory: Path, manifest: dict, arrays: dict) -> None:
+    table = manifest.get("arrays")
+    if table is None:
+        return
+    if not isinstance(table, dict):
+        raise BundleError(f"bundle {directory}: manifest field 'arrays' must map array names to shapes")
+    listed, stored = set(table), set(arrays)
+    if listed != stored:
+        raise BundleError(
+            f"bundle {directory}: the manifest's 'arrays' table and {ARRAYS_NAME} disagree: listed but not stored "
+            f"{sorted(listed - stored)}, stored but not listed {sorted(stored - listed)}; re-export the bundle"
+        )
+    for name in sorted(listed):
+        shape = table[name]
+        if not isinstance(shape, list) or list(arrays[name].shape) != shape:
+            raise BundleError(
+                f"bundle {directory}: array {name!r} has shape {list(arrays[name].shape)} but the manifest's "
+                f"'arrays' table says {shape!r}; re-export the bundle"
+            )
+
+
+def _load_bundle(directory: Path) -> ActivationBundle:
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
-    directory = Path(directory)
     if not directory.is_dir():
         raise BundleError(f"bundle {directory}: not a directory; pass the folder holding {MANIFEST_NAME} and {ARRAYS_NAME}")
     mpath, apath = directory / MANIFEST_NAME, directory / ARRAYS_NAME
@@ -524,6 +581,7 @@ def load_bundle(directory: str | os.PathLike) -> ActivationBundle:
         arrays = load_file(str(apath))
     except (SafetensorError, OSError, ValueError) as e:
         raise BundleError(f"bundle {directory}: {ARRAYS_NAME} is not a readable safetensors file ({e})") from None
+    _check_stored_arrays(directory, manifest, arrays)
     missing = [n for n in _ARRAYS if n not in arrays]
     stored = [n for n in (_UNEMBED_SHARED, _UNEMBED_PER_QUESTION) if n in arrays]
     if not stored:

@@ -425,3 +425,21 @@ def write_report(report: dict[str, Any], out_dir: str | os.PathLike, *, figures:
     atomic_write_bytes(jpath, (json.dumps(report, indent=1, allow_nan=False) + "\n").encode())
     atomic_write_bytes(mpath, render_markdown(report, figures).encode())
     return jpath, mpath
+
+
+def theorem_violations(report: dict[str, Any]) -> list[str]:
+    """One line per condition where a theorem fails where its assumption holds (T1 where A1 holds).
+
+    Such a violation is a bug, or a wrong model of the theory; a failing
+    assumption is a finding and is not listed. ``--strict`` exits 3 on any.
+
+    >>> theorem_violations({"conditions": {"toy": {"T1": {"n_violations": 2, "n_checked": 50}}}})
+    ['toy: T1 violated at 2 of 50 (prompt, coefficient) points where A1 holds']
+    """
+    lines = []
+    for name, cond in report.get("conditions", {}).items():
+        t1 = cond.get("T1") or {}
+        if t1.get("n_violations", 0):
+            lines.append(f"{name}: T1 violated at {t1['n_violations']} of {t1.get('n_checked', '?')} "
+                         "(prompt, coefficient) points where A1 holds")
+    return lines

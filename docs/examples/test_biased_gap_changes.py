@@ -1,4 +1,4 @@
-"""Example 1: gap changes with a nonzero mean (THEORY.md C2.3).
+"""Example 1: gap changes with a nonzero mean (docs/theory.md#c2-3).
 
 A2 says that steering changes the gaps by X ~ N(0, r^2 Sigma). Drop "zero
 mean": with X ~ N(r mu, r^2 Sigma), does T2a's bound, whose loss

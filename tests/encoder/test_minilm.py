@@ -19,7 +19,7 @@ from steerbounds.numerics import (
     steered_embed_texts,
     tokenize,
 )
-from steerbounds.validation import load_instruction_pairs, load_mc_questions, load_response_sets
+from steerbounds.validation.studies import load_instruction_pairs, load_mc_questions, load_response_sets
 
 pytestmark = needs_wheel
 

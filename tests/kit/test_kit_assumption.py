@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from steerbounds.testing import Assumption, AssumptionReport, Inequality
-from steerbounds.validation._kit_assumption import evaluate_inequality
+from steerbounds.validation.kit._assumption import evaluate_inequality
 
 finite = st.floats(-1e6, 1e6, allow_nan=False)
 
@@ -100,3 +100,19 @@ def test_replace_derives_a_variant_and_leaves_the_original():
     a = Assumption("A", lambda x: True, lambda x: Inequality(x, 0.0))
     b = a.replace(name="A'", predicate=lambda x: x > 0)
     assert a.name == "A" and bool(a.holds(-1.0)) and not bool(b.holds(-1.0))
+
+
+def test_replacing_the_bound_replaces_the_statement():
+    from steerbounds.testing import A1
+
+    def doubled(measurements):
+        """T1 with twice the slope"""
+        return A1.bound(measurements)
+
+    variant = A1.replace(bound=doubled)
+    assert A1.statement and A1.statement not in variant.statement
+    assert "doubled: T1 with twice the slope" in variant.statement and variant.licenses == "doubled"
+    anonymous = A1.replace(predicate=lambda m: A1.predicate(m))
+    assert anonymous.statement == "A1, with its predicate replaced by a lambda"
+    assert A1.replace(bound=doubled, statement="mine").statement == "mine"
+    assert A1.replace(atol=1e-3).statement == A1.statement

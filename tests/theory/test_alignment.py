@@ -1,4 +1,4 @@
-"""T1 and its corollaries on random instances (THEORY.md section 2)."""
+"""T1 and its corollaries on random instances (docs/theory.md#alignment)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import assume, given, strategies as st
 from scipy.special import logsumexp
 
 from steerbounds import alignment_bound, alignment_slope, behaviour_expectation, guarantee_radius
-from steerbounds.theory._strategies import alignment_instances
+from steerbounds.testing import alignment_instances
 
 norms = st.floats(-5.0, 5.0, allow_nan=False)
 

@@ -21,10 +21,28 @@ def test_derive_prints_every_statement(capsys):
 
 def test_derive_latex_and_markdown(capsys, tmp_path):
     assert main(["derive", "--latex"]) == 0
-    assert r"\operatorname{atanh}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert r"\operatorname{artanh}" in out and r"\begin{sbtheorem}{T1}" in out
     target = tmp_path / "theory.md"
     assert main(["derive", "--markdown", "--output", str(target)]) == 0
-    assert target.read_text().startswith("# Derived statements")
+    assert target.read_text().startswith("# The theory steerbounds checks")
+    assert main(["derive", "--markdown", "--only", "T1"]) == 2
+    assert "--only" in capsys.readouterr().err
+
+
+def test_derive_json_and_only(capsys):
+    assert main(["derive", "--json", "--only", "T1,C2.1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [s["name"] for s in report["statements"]] == ["T1", "C2.1"]
+    t1 = report["statements"][0]
+    assert t1["anchor"] == "docs/theory.md#t1" and t1["proof_idea"]
+    assert t1["results"]["bound"]["sympy"] == "tanh(Delta*r/2 + atanh(B_0))"
+    assert main(["derive", "--only", "C1.2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("C1.2:") and "T1:" not in out
+    assert main(["derive", "--only", "T9"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown statement T9" in err and "T2a" in err
 
 
 def test_check_theory_json_parses_and_passes(capsys):

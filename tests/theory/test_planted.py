@@ -14,7 +14,7 @@ from hypothesis.errors import NoSuchExample
 
 from steerbounds import alignment_bound, expected_helpfulness, helpfulness_lower_bound
 from steerbounds.theory import _planted
-from steerbounds.theory._strategies import alignment_instances
+from steerbounds.testing import alignment_instances
 
 from theory_cases import helpfulness_cases
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from steerbounds.theory._strategies import alignment_instances, covariances, gap_vectors, token_sets, unit_directions
+from steerbounds.testing import alignment_instances, covariances, gap_vectors, token_sets, unit_directions
 
 
 @pytest.mark.parametrize(

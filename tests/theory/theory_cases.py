@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from steerbounds.theory._strategies import covariances, gap_vectors
+from steerbounds.testing import covariances, gap_vectors
 
 
 @st.composite
