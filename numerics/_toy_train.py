@@ -50,7 +50,7 @@ class ToyTrainConfig:
     b2: float = 0.98  # Adam second-moment decay
     grad_clip: float = 1.0  # global gradient-norm clip
     style: Literal["gpt2", "llama"] = "gpt2"  # which TransformerConfig preset
-    d_model: int = 128  # residual width
+    d_model: int = 64  # residual width
     n_layers: int = 4  # transformer blocks
     n_heads: int = 4  # attention heads
     mix: tuple[tuple[str, float], ...] = DEFAULT_MIX  # fractions of each text kind per batch

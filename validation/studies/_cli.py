@@ -118,10 +118,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-chat-template", action="store_true",
                    help="prompt a checkpoint without its chat template (plain text)")
     p.add_argument("--behaviour-grid", type=float, nargs=3, default=None, metavar=("START", "STOP", "STEP"),
-                   help="behaviour coefficients START, START+STEP, ..., STOP (default -5 5 0.2, minilm -4 4 0.2; "
-                        "must contain 0)")
+                   help="behaviour coefficients START, START+STEP, ..., STOP (must contain 0; one grid given serves "
+                        "both sweeps; default: one joint grid per condition chosen from the model's measured scales, "
+                        "minilm -4 4 0.2)")
     p.add_argument("--helpfulness-grid", type=float, nargs=3, default=None, metavar=("START", "STOP", "STEP"),
-                   help="helpfulness coefficients (default -10 10 0.25, minilm -4 4 0.2; must contain 0)")
+                   help="helpfulness coefficients (must contain 0; see --behaviour-grid)")
     p.add_argument("--layers", type=str, default=None, metavar="START:STOP|L1,L2",
                    help="layers to steer: START:STOP (STOP excluded) or a comma list (default: a band of middle "
                         "layers)")
@@ -149,10 +150,9 @@ def _reproduce(args: argparse.Namespace) -> int:
                   "vector_method": _VECTOR_METHODS[args.vector_method]}
         if args.layers is not None:
             fields["layers"] = parse_layers(args.layers)
-        if args.behaviour_grid is not None:
-            fields["behaviour_grid"] = tuple(args.behaviour_grid)
-        if args.helpfulness_grid is not None:
-            fields["helpfulness_grid"] = tuple(args.helpfulness_grid)
+        if args.behaviour_grid is not None or args.helpfulness_grid is not None:  # one given: one joint grid
+            fields["behaviour_grid"] = tuple(args.behaviour_grid or args.helpfulness_grid)
+            fields["helpfulness_grid"] = tuple(args.helpfulness_grid or args.behaviour_grid)
         if args.chunk_size is not None:
             fields["chunk_size"] = args.chunk_size
         config = dataclasses.replace(base, **fields)

@@ -31,7 +31,7 @@ class ModelEntry:
 
     >>> entry = resolve_model("toy")
     >>> entry.name, entry.config().behaviour_grid
-    ('toy', (-5.0, 5.0, 0.2))
+    ('toy', None)
     """
 
     name: str
@@ -51,7 +51,7 @@ _FORMATS: list[tuple[str, Callable[[Path], bool], ModelEntry]] = []
 
 
 def register_model(name: str, *, load: Callable[..., Any], data: Callable[[Any], StudyData],
-                   config: Callable[[], StudyConfig] = StudyConfig.paper, description: str = "") -> None:
+                   config: Callable[[], StudyConfig] = StudyConfig, description: str = "") -> None:
     """Register a model under ``name`` (``--model NAME``); ``load(None, use_chat_template=...)`` builds it.
 
     >>> register_model("toy-again", load=lambda source, **kw: None, data=lambda model: None)
@@ -66,7 +66,7 @@ def register_model(name: str, *, load: Callable[..., Any], data: Callable[[Any],
 
 def register_format(name: str, *, matches: Callable[[Path], bool], load: Callable[..., Any],
                     data: Callable[[Any], StudyData] = lambda model: packaged_data(),
-                    config: Callable[[], StudyConfig] = StudyConfig.paper, description: str = "") -> None:
+                    config: Callable[[], StudyConfig] = StudyConfig, description: str = "") -> None:
     """Register a checkpoint format: ``--model PATH`` loads with ``load(PATH, ...)`` when ``matches(PATH)``.
 
     >>> register_format("npz", matches=lambda p: p.suffix == ".npz", load=lambda source, **kw: None)
