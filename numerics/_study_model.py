@@ -684,7 +684,7 @@ def load_gguf_study_model(path, *, use_chat_template: bool = True, dtype: str = 
     """
     from pathlib import Path
 
-    from ._gguf import gguf_config, gguf_parameters, read_gguf
+    from ._gguf import _pure_parameters, gguf_config, read_gguf
     from ._gguf_tokenizer import gguf_chat_tokenizer
     from ._model import Transformer
 
@@ -694,9 +694,8 @@ def load_gguf_study_model(path, *, use_chat_template: bool = True, dtype: str = 
     if tokenizer.vocab_size > config.vocab_size:
         raise ValueError(f"{f.path}: the tokenizer has {tokenizer.vocab_size} tokens but the model embeds only "
                          f"{config.vocab_size}")
-    pure = gguf_parameters(f, config)
     graphdef, state = nnx.split(nnx.eval_shape(lambda: Transformer(config, rngs=nnx.Rngs(0))))
-    nnx.replace_by_pure_dict(state, pure)
+    nnx.replace_by_pure_dict(state, _pure_parameters(f, config, state))
     info = {"source": str(Path(path).resolve()), "format": "gguf", "architecture": f.architecture,
             "file_type": f.metadata.get("general.file_type"), **tokenizer.describe()}
     return DecoderStudyModel(graphdef, state, tokenizer, name=name or f.metadata.get("general.name") or
