@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 OUT ?= results
 PYTEST_ARGS ?=
 
-.PHONY: run test theory docs bench bench-small clean
+.PHONY: run test theory docs bench bench-small bench-generate bench-generate-small clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,14 @@ bench: $(STAMP)
 
 bench-small: $(STAMP)
 	$(BIN)/python benchmarks/sweep.py --small --out $(OUT)/bench/sweep-small.json
+
+# Generation benchmark (benchmarks/generate.py): ours against transformers generate + hooks and steering-vectors
+# (installed on demand into results/bench/steering-vectors-site, not into .venv), SmolLM2-135M shape, about 10 minutes.
+bench-generate: $(STAMP)
+	$(BIN)/python benchmarks/generate.py --out $(OUT)/bench/generate.json
+
+bench-generate-small: $(STAMP)
+	$(BIN)/python benchmarks/generate.py --small --out $(OUT)/bench/generate-small.json
 
 clean:
 	rm -rf $(VENV) build site *.egg-info

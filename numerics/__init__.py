@@ -77,6 +77,12 @@ from ._measure import gap_changes as gap_changes
 from ._measure import SequenceBehaviour as SequenceBehaviour
 from ._measure import summarize_scores as summarize_scores
 from ._sample import sample_continuations as sample_continuations
+from ._generate import GenerationResult as GenerationResult
+from ._generate import generate as generate
+from ._generate import estimate_generation_bytes as estimate_generation_bytes
+from ._generate import generation_chunk_size as generation_chunk_size
+from ._cache import common_span_length as common_span_length
+from ._cache import cache_bytes_per_token_per_layer as cache_bytes_per_token_per_layer
 from ._sample import sequence_behaviour as sequence_behaviour
 from ._encoder import Encoder as Encoder
 from ._encoder import EncoderConfig as EncoderConfig
@@ -163,6 +169,7 @@ __all__ = [
     "GGUFFile",
     "GGUFTensorInfo",
     "GGUFTokenizer",
+    "GenerationResult",
     "ForwardOutput",
     "MultipleChoice",
     "RepresentationChange",
@@ -177,15 +184,20 @@ __all__ = [
     "TransformerConfig",
     "a1_margin",
     "behaviour_logits",
+    "cache_bytes_per_token_per_layer",
     "check_finite_parameters",
     "choose_tau",
+    "common_span_length",
     "contrast_vectors",
     "default_chunk_size",
     "embed_texts",
     "encoder_forward",
+    "estimate_generation_bytes",
     "estimate_sweep_bytes",
     "final_steering_behaviour",
     "final_steering_logits",
+    "generate",
+    "generation_chunk_size",
     "first_token_behaviour",
     "forward",
     "forward_module",

@@ -15,7 +15,6 @@ from flax import nnx
 
 from ._config import TransformerConfig
 from ._model import Transformer
-from ._params import check_finite_parameters
 
 _SUPPORTED = ("gpt2", "llama")
 
@@ -269,9 +268,7 @@ def load_hf_checkpoint(path, *, dtype: str = "float32") -> Transformer:
             node = node.setdefault(key, {})
         node[ours[-1]] = value
     nnx.replace_by_pure_dict(abstract_state, pure)
-    model = nnx.merge(graphdef, abstract_state)
-    check_finite_parameters(model)
-    return model
+    return nnx.merge(graphdef, abstract_state)  # every tensor was checked finite above: once, at load
 
 
 def hf_position_ids(mask_bt) -> np.ndarray:

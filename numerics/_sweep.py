@@ -28,7 +28,6 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh
 
-from ._params import require_finite_parameters
 from steerbounds.theory._validate import check_finite, is_concrete
 
 from ._config import TransformerConfig
@@ -45,6 +44,7 @@ from ._forward import (
     check_tokens,
     steered_layers,
 )
+from ._cache import PromptArrays, PromptLayout, arrange_prompts, embed_prompts, prefill, steer
 from ._model import Transformer
 from steerbounds.theory._validate import token_ids as check_token_ids
 
@@ -276,6 +276,7 @@ def steering_sweep(
     chunk_size: int | None = None,
     memory_budget_bytes: int | None = None,
     cache_prefix: bool = True,
+    share_span: bool = True,
     mesh: Mesh | None = None,
 ) -> SweepOutput:
     """Sweep the steering coefficient: last-token outputs for every ``c`` and prompt.
@@ -288,6 +289,14 @@ def steering_sweep(
     (shape (c, l, b, d)). The unsteered prefix is computed once (prefix
     caching); coefficients run ``chunk_size`` at a time, by default as many as
     fit :func:`default_chunk_size`. Compiled once per shape and option set.
+
+    With ``share_span`` (and ``cache_prefix``), the leading tokens common to
+    every prompt (a chat template's system turn and user header, detected
+    from the ids by :func:`common_span_length`) run once per coefficient with
+    one row, their keys and values shared by the batch, and only each prompt's
+    own tokens run per prompt: the same numbers (float32 rounding aside) for
+    fewer operations. Without a common span, or with a ``mesh``, every prompt
+    runs whole.
 
     ``mesh`` (a ``jax.sharding.Mesh`` with axes ``"coefficients"`` and/or
     ``"prompts"``, see :func:`sweep_mesh`) shards the sweep across devices:
@@ -309,7 +318,6 @@ def steering_sweep(
     """
     config = graphdef_config(graphdef, state)
     tokens_bt, mask_bt = check_tokens(config, tokens_bt, mask_bt, where="steering_sweep")
-    require_finite_parameters(state)
     _check_steering(config, steering, tokens_bt.shape, where="steering_sweep")
     residual_layers = _check_layers(residual_layers, config.n_layers, name="steering_sweep: residual_layers")
     layers = steered_layers(steering)
@@ -343,6 +351,21 @@ def steering_sweep(
             graphdef, state, np.asarray(tokens_bt), np.asarray(mask_bt), steering, coefficients_c,
             mesh=mesh, chunk_size=chunk_size, **static,
         )
+    if share_span and cache_prefix:
+        pm = None if steering.position_mask_bt is None else np.asarray(steering.position_mask_bt)
+        layout = arrange_prompts(np.asarray(tokens_bt), np.asarray(mask_bt), pm, share_span=True, min_width=1)
+        if layout.span_tokens_p.shape[0]:
+            layout = layout._replace(  # exact widths: a sweep compiles per shape
+                **_unbucketed(layout))
+            width = layout.own_tokens_bt.shape[1] + layout.span_tokens_p.shape[0] / b
+            if chunk_size is None:
+                chunk_size = default_chunk_size(config, b, max(1, int(np.ceil(width))), coefficients_c.size,
+                                                memory_budget_bytes=memory_budget_bytes)
+            return _SWEEP_SPAN(
+                graphdef, state, PromptArrays.of(layout), steering._replace(position_mask_bt=None),
+                jnp.asarray(coefficients_c, jnp.float32), first_layer=layers[0], return_logits=return_logits,
+                return_h=return_h, residual_layers=residual_layers, chunk_size=min(chunk_size, coefficients_c.size),
+            )
     if chunk_size is None:
         chunk_size = default_chunk_size(config, b, t, coefficients_c.size, memory_budget_bytes=memory_budget_bytes)
     return _SWEEP(
@@ -355,6 +378,80 @@ def steering_sweep(
         chunk_size=min(chunk_size, coefficients_c.size),
         **static,
     )
+
+
+def _unbucketed(layout: PromptLayout) -> dict:
+    """The layout's span and own-token arrays cut to their true widths (no bucket padding)."""
+    span = int(layout.span_mask_p.sum())
+    width = int(layout.own_mask_bt.sum(axis=1).max())
+    out = {f: getattr(layout, f)[-span:] for f in PromptLayout._fields if f.startswith("span_")}
+    out.update({f: getattr(layout, f)[:, -width:] for f in PromptLayout._fields if f.startswith("own_")})
+    return out
+
+
+def sweep_shared_span(
+    graphdef: nnx.GraphDef,
+    state: nnx.State,
+    prompt: PromptArrays,
+    steering: Steering,
+    coefficients_c: jax.Array,
+    *,
+    first_layer: int,
+    return_logits: bool = True,
+    return_h: bool = False,
+    residual_layers: tuple[int, ...] = (),
+    chunk_size: int | None = None,
+) -> SweepOutput:
+    """:func:`sweep_coefficients` over a :class:`PromptLayout`: the common span once per coefficient.
+
+    ``prompt`` is ``PromptArrays.of(arrange_prompts(...))``; the steering's
+    position mask is carried by the layout (``steering.position_mask_bt`` must
+    be None). Prefix caching as in :func:`sweep_coefficients`; the last block
+    runs its queries and MLP at the last token only.
+    """
+    model = nnx.merge(graphdef, state)
+    n = model.config.n_layers
+    stop = min(first_layer + 1, n)
+    early = tuple(layer for layer in residual_layers if layer < first_layer)
+    x_span0, x_own0 = embed_prompts(model, prompt)
+    x_span0, x_own0, _, cached = prefill(model, prompt, x_span0, x_own0, None, start=0, stop=stop, collect=early)
+    pending = first_layer if first_layer < n else None
+    has_span = x_span0 is not None
+    span_where = (prompt.span_mask_p & prompt.span_steer_p)[None, None]
+    own_where = (prompt.own_mask_bt & prompt.own_steer_bt)[:, None]
+    last_where = prompt.own_mask_bt[:, -1] & prompt.own_steer_bt[:, -1]
+
+    def one(c):
+        st = steering._replace(coefficient=c)
+        x_span, x_own = x_span0, x_own0
+        collected = dict(cached)
+        if pending is not None:
+            x_own = steer(x_own, st, pending, own_where)
+            if has_span:
+                x_span = steer(x_span, st, pending, span_where)
+            if pending in residual_layers:
+                collected[pending] = x_own[:, 0, -1]
+        if stop < n:
+            later = tuple(layer for layer in residual_layers if layer >= stop)
+            _, x_own, _, more = prefill(model, prompt, x_span, x_own, st, start=stop, stop=n, last_only_at=n - 1,
+                                        collect=later)
+            collected.update(more)
+        logits_bv, h_bd = _final(model, x_own[:, 0, -1], st, None, last_where)
+        collected[n] = h_bd
+        residuals = jnp.stack([collected[layer] for layer in residual_layers]) if residual_layers else None
+        return SweepOutput(logits_bv if return_logits else None, h_bd if return_h else None, residuals)
+
+    coefficients_c = jnp.asarray(coefficients_c, jnp.float32)
+    if chunk_size is None or chunk_size >= coefficients_c.shape[0]:
+        return jax.vmap(one)(coefficients_c)
+    return jax.lax.map(one, coefficients_c, batch_size=chunk_size)
+
+
+_SWEEP_SPAN = jax.jit(
+    sweep_shared_span,
+    static_argnums=0,
+    static_argnames=("first_layer", "return_logits", "return_h", "residual_layers", "chunk_size"),
+)
 
 
 def graphdef_config(graphdef: nnx.GraphDef, state: nnx.State) -> TransformerConfig:

@@ -22,7 +22,6 @@ from flax import nnx
 
 from steerbounds.theory._validate import prng_key
 
-from ._params import require_finite_parameters
 from ._forward import _check_layers, check_tokens, forward_module, make_steering, Steering
 from ._params import model_hash as _model_hash
 from ._sweep import graphdef_config, last_positions
@@ -134,7 +133,6 @@ def last_token_states(
     """
     config = graphdef_config(graphdef, state)
     tokens_bt, mask_bt = check_tokens(config, tokens_bt, mask_bt, where="last_token_states")
-    require_finite_parameters(state)
     layers = tuple(range(config.n_layers + 1)) if layers is None else _check_layers(layers, config.n_layers, name="last_token_states: layers")
     if not layers:
         raise ValueError("last_token_states: layers is empty; pass None for all layers.")
