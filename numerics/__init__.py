@@ -53,6 +53,9 @@ from ._gguf import smollm2_path as smollm2_path
 from ._gguf_tokenizer import GGUFTokenizer as GGUFTokenizer
 from ._gguf_tokenizer import load_gguf_tokenizer as load_gguf_tokenizer
 from ._gguf_tokenizer import gguf_chat_tokenizer as gguf_chat_tokenizer
+from ._refusal import REFUSAL_PREFIXES as REFUSAL_PREFIXES
+from ._refusal import is_refusal as is_refusal
+from ._refusal import refusal_score as refusal_score
 from ._vectors import SteeringVectors as SteeringVectors
 from ._vectors import contrast_vectors as contrast_vectors
 from ._vectors import last_token_states as last_token_states
@@ -158,6 +161,9 @@ __all__ = [
     "compile_chat_template",
     "load_checkpoint_study_model",
     "load_gguf_study_model",
+    "is_refusal",
+    "refusal_score",
+    "REFUSAL_PREFIXES",
     "log_softmax",
     "pad_coefficients",
     "A1Margin",
