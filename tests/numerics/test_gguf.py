@@ -328,3 +328,15 @@ def test_other_paths_are_not_taken_for_gguf(tmp_path):
     fake.write_bytes(b"not gguf at all")
     with pytest.raises(ValueError, match="no registered format recognises it"):
         _registry.resolve_model(str(fake))
+
+
+def test_smollm2_is_registered_with_its_own_defaults():
+    from steerbounds.validation.studies import _registry
+
+    entry = _registry.resolve_model("smollm2")
+    config = entry.config()
+    assert config.vector_method == "caa" and config.behaviour_grid == (-24.0, 24.0, 4.0)
+    assert 0.0 in config.helpfulness_coefficients()
+    data = entry.data(None)
+    assert data.misaligned_tokens == _registry.SMOLLM2_COMPLIANCE_OPENERS and data.aligned_tokens is None
+    assert len(data.behaviour_prompts) >= 50 and len(data.questions) >= 150
