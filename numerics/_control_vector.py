@@ -129,7 +129,9 @@ def _check_layers(layers: tuple[int, ...], n_layers: int) -> None:
 def _metadata(
     vectors: SteeringVectors, n_layers: int, coefficient: float | None, lam: float | None, source: str,
 ) -> dict[str, Any]:
-    from steerbounds import __version__
+    from ._version import package_version  # provenance only; the top package is not imported (no cycle)
+
+    __version__ = package_version()
 
     out: dict[str, Any] = {
         "steerbounds.version": __version__,

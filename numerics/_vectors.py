@@ -315,7 +315,9 @@ def save_steering_vectors(path, vectors: SteeringVectors) -> None:
     """
     from safetensors.numpy import save_file
 
-    from steerbounds import __version__
+    from ._version import package_version  # provenance only; the top package is not imported (no cycle)
+
+    __version__ = package_version()
 
     if not isinstance(vectors, SteeringVectors):
         raise TypeError(f"save_steering_vectors: expected SteeringVectors, got {type(vectors).__name__}.")
