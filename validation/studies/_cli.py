@@ -84,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "reproduce",
-        help="run the study of docs/theory.md sections 5-6 on a model: toy, minilm, or a checkpoint folder",
+        help="run the study of docs/theory.md sections 5-6 on a model: toy, minilm, smollm2, a checkpoint folder or a .gguf file",
         description="Extract a harmful/harmless steering vector from the model, inject it over a band of "
                     "middle layers (and, as a second condition, on the final representation), sweep the "
                     "coefficient, and validate A1-A4, T1, T2a/T2b, the fits and the tradeoff. Finished "
@@ -96,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "and --questions; every row is used or the run stops naming the file and line.",
     )
     p.add_argument("--model", default="toy", metavar="NAME|PATH",
-                   help="a registered model (toy, minilm) or a checkpoint folder (default: toy)")
+                   help="a registered model (toy, minilm, smollm2), a checkpoint folder or a llama .gguf file (default: toy)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: results/MODEL)")
     p.add_argument("--behaviour-prompts", type=Path, default=None, metavar="FILE",
                    help="instructions whose behaviour is measured: CSV with a header and a goal or prompt "
@@ -112,9 +112,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "the first tokens of the project's refusal openers)")
     p.add_argument("--misaligned-tokens", default=None, metavar="T1,T2",
                    help="the misaligned set A- (default: the first tokens of the project's compliance openers)")
-    p.add_argument("--vector-method", choices=sorted(_VECTOR_METHODS), default="pca",
+    p.add_argument("--vector-method", choices=sorted(_VECTOR_METHODS), default=None,
                    help="pca or mean-difference of the contrast-pair differences, or caa (each behaviour prompt "
-                        "followed by a refusal and by a compliance opening; mean difference) (default pca)")
+                        "followed by a refusal and by a compliance opening; mean difference) (default pca; smollm2 caa)")
     p.add_argument("--no-chat-template", action="store_true",
                    help="prompt a checkpoint without its chat template (plain text)")
     p.add_argument("--behaviour-grid", type=float, nargs=3, default=None, metavar=("START", "STOP", "STEP"),
@@ -146,8 +146,9 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     try:
         base = default_config(args.model)
-        fields = {"seed": args.seed, "validation": dataclasses.replace(base.validation, seed=args.seed),
-                  "vector_method": _VECTOR_METHODS[args.vector_method]}
+        fields = {"seed": args.seed, "validation": dataclasses.replace(base.validation, seed=args.seed)}
+        if args.vector_method is not None:
+            fields["vector_method"] = _VECTOR_METHODS[args.vector_method]
         if args.layers is not None:
             fields["layers"] = parse_layers(args.layers)
         if args.behaviour_grid is not None or args.helpfulness_grid is not None:  # one given: one joint grid

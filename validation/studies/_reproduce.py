@@ -110,7 +110,7 @@ def reproduce(config: StudyConfig, out_dir: str | os.PathLike, *, model: str = "
     >>> reproduce(StudyConfig(), tempfile.mkdtemp(), model="no-such-model")
     Traceback (most recent call last):
     ...
-    ValueError: --model 'no-such-model' is neither a registered model (minilm, toy) nor an existing path
+    ValueError: --model 'no-such-model' is neither a registered model (minilm, smollm2, toy) nor an existing path
     """
     entry = resolve_model(model)
     files = user_files if user_files is not None else UserFiles()
