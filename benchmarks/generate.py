@@ -196,9 +196,9 @@ def _torch_worker(conn, cfg: GenConfig, folder: str, tokens, mask, vector, coefs
         t1 = time.perf_counter()
         return out[:, ids.shape[1]:].numpy(), stamp.times[0] - t0, t1 - stamp.times[0]
 
-    def run(kind):
+    def run(kind, warm=False):
         toks, prefill, decode = [], 0.0, 0.0
-        for c in coefs:
+        for c in (coefs[-1:] if warm else coefs):  # warm-up: one call (nothing to compile on this side)
             if kind == "a":
                 coefficient[0] = float(c)
                 handles = [model.model.layers[layer].register_forward_hook(hook) for layer in cfg.layers]
@@ -226,7 +226,7 @@ def _torch_worker(conn, cfg: GenConfig, folder: str, tokens, mask, vector, coefs
             if cmd == "peak":
                 conn.send({"flops_per_s": matmul_peak_torch(), **copy_bandwidth()})
                 continue
-            go = lambda: timed(lambda: run(cmd))  # noqa: E731
+            go = lambda: timed(lambda: run(cmd, warm=msg.get("warm", False)))  # noqa: E731
             if msg.get("memory"):
                 ((toks, p, d), wall, cpu), mem = measure_memory(go)
             else:
@@ -382,7 +382,7 @@ def run(cfg: GenConfig, *, out_path: Path, cache: Path, sv_site: Path | None, pa
     try:
         warm = {}
         for worker, name in sections:  # compilation and first passes, excluded from the timings
-            warm[name] = worker.ask(cmd=name)["wall_s"]
+            warm[name] = worker.ask(cmd=name, warm=True)["wall_s"]
         print("warm-up (excluded): " + ", ".join(f"{k} {v:.1f}s" for k, v in warm.items()), flush=True)
         rounds = {name: [] for _, name in sections}
         peaks = {"torch": [], "jax": []}
