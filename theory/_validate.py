@@ -116,7 +116,8 @@ def check_finite(name: str, x, *, where: str = "", finite: bool = True, host: bo
             raise ValueError(f"{label} contains NaN or inf (first at index {at}, value {host[at]}); {finite_hint(name)}")
         return host if keep_host else jnp.asarray(x)
     array = jnp.asarray(x)
-    if not (jnp.issubdtype(array.dtype, jnp.floating) or jnp.issubdtype(array.dtype, jnp.integer)):
+    if not (jnp.issubdtype(array.dtype, jnp.floating) or jnp.issubdtype(array.dtype, jnp.integer)
+            or array.dtype == jnp.bool_):
         raise TypeError(f"{label} must hold real numbers, got dtype {array.dtype}")
     if finite:
         staged_check(jnp.all(jnp.isfinite(array)), f"{label} contains NaN or inf; {finite_hint(name)}")
