@@ -10,9 +10,10 @@ What is compared, on the same weights and the same prompts:
 * (b)  ``steerbounds.numerics.steering_sweep``: jit-compiled, vmapped over the
        coefficients, the unsteered prefix computed once.
 
-Also measured: one prefix pass and one single-coefficient suffix pass of (b),
-which give the prefix-cache limit ``prefix + K * suffix``; one unsteered full
-forward pass of our model; and the analytic final-representation sweep
+Also measured, in the same run: the machine's float32 matmul peak (torch and
+XLA, the larger is the limit) against which every section's achieved FLOP/s
+(counted from the model's shapes) is reported; one unsteered full forward
+pass of our model; and the analytic final-representation sweep
 (``final_steering_logits`` at the behaviour tokens, reduced to the restricted
 behaviour expectation) over many coefficients and prompts.
 
@@ -44,7 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, block_flops, machine, matmul_peak_jax, matmul_peak_torch, unembed_flops  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,9 +159,7 @@ def _make_checkpoint(cfg: BenchConfig, folder: Path) -> None:
 
 
 def _torch_worker(conn, cfg: BenchConfig, folder: str, tokens_bt, coefficients_c, vector_d, logits_dir: str):
-    # OpenMP threads that spin while they wait double torch's CPU time (and its wall time) on a
-    # machine shared with other work; passive waiting is the stronger baseline there.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # PyTorch's default threading unless the driver was asked for OMP_WAIT_POLICY=PASSIVE (--omp-passive).
     import torch
     import transformers
 
@@ -197,12 +197,15 @@ def _torch_worker(conn, cfg: BenchConfig, folder: str, tokens_bt, coefficients_c
         return passes, last
 
     conn.send({"ready": True, "torch_threads": threads, "attn_implementation": model.config._attn_implementation,
-               "omp_wait_policy": os.environ["OMP_WAIT_POLICY"]})
+               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default)")})
     with torch.inference_mode():
         while True:
             msg = conn.recv()
             if msg["cmd"] == "stop":
                 break
+            if msg["cmd"] == "peak":
+                conn.send({"flops_per_s": matmul_peak_torch()})
+                continue
             keep_last = msg["cmd"] == "a_last"
             if msg.get("warmup"):
                 _, wall, cpu = _timed(lambda: one_pass(coefficients_c[0], keep_last))
@@ -236,8 +239,7 @@ def _jax_worker(conn, cfg: BenchConfig, folder: str, tokens_bt, coefficients_c, 
         make_steering,
         steering_sweep,
     )
-    from steerbounds.numerics._forward import _context
-    from steerbounds.numerics._sweep import _SWEEP, _prefix, _suffix
+    from steerbounds.numerics._sweep import _SWEEP
 
     model = load_hf_checkpoint(folder)
     config = model.config
@@ -252,19 +254,6 @@ def _jax_worker(conn, cfg: BenchConfig, folder: str, tokens_bt, coefficients_c, 
 
     def sweep():
         return steering_sweep(graphdef, state, tokens, steering, coefs, chunk_size=chunk).logits_cbv
-
-    # The two halves of the sweep, one coefficient at a time (for the prefix-cache limit).
-    @jax.jit
-    def prefix(state, tokens, mask):
-        m = nnx.merge(graphdef, state)
-        return _prefix(m, tokens, _context(config, mask), stop=first + 1, collect=())[0]
-
-    @jax.jit
-    def suffix(state, x_btd, mask, steering, c):
-        m = nnx.merge(graphdef, state)
-        out = _suffix(m, x_btd, _context(config, mask), steering, c, start=first + 1, pending=first,
-                      return_logits=True, return_h=False, residual_layers=(), cached_lbd={})
-        return out.logits_cbv
 
     full_forward = jax.jit(lambda state, tokens: forward(graphdef, state, tokens).logits_btv[:, -1])
 
@@ -283,11 +272,9 @@ def _jax_worker(conn, cfg: BenchConfig, folder: str, tokens_bt, coefficients_c, 
         return final_steering_behaviour(logits_bv, unembed_vd, vector_d, coefficients_c, behaviour_ids[: k // 2],
                                         behaviour_ids[k // 2:])
 
-    x_prefix = None
     sections = {
         "b": sweep,
-        "prefix": lambda: prefix(state, tokens, mask),
-        "suffix": lambda: suffix(state, x_prefix, mask, steering, jnp.float32(coefs[-1])),
+        "peak": lambda: None,
         "forward": lambda: full_forward(state, tokens),
         "analytic": lambda: analytic(analytic_logits, unembed_vd, vec, analytic_coefs),
     }
@@ -302,11 +289,12 @@ def _jax_worker(conn, cfg: BenchConfig, folder: str, tokens_bt, coefficients_c, 
             break
         name = msg["cmd"]
         fn = sections[name]
+        if name == "peak":
+            conn.send({"flops_per_s": matmul_peak_jax()})
+            continue
         if msg.get("warmup"):
             out, wall, _ = _timed(lambda: jax.block_until_ready(fn()))
             reply = {"warmup_s": wall}
-            if name == "prefix":
-                x_prefix = out
             if name == "b":
                 compiled = _SWEEP.lower(
                     graphdef, state, tokens, mask, steering, jnp.asarray(coefs), first_layer=first,
@@ -380,23 +368,6 @@ def _versions() -> dict:
     return out
 
 
-def _machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError):
-        mem_gib = None
-    return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
-            "memory_gib": None if mem_gib is None else round(mem_gib, 1)}
-
-
 def _uptime() -> str | None:
     try:
         return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
@@ -408,7 +379,7 @@ def _median(xs):
     return statistics.median(xs) if xs else None
 
 
-_SHORT = ("prefix", "suffix", "forward", "analytic")  # timed INNER times per round (single passes are short)
+_SHORT = ("forward", "analytic")  # timed INNER times per round (single passes are short)
 INNER = 3
 
 
@@ -427,7 +398,10 @@ def _measure(cfg: BenchConfig, torch_w: _Worker, jax_w: _Worker):
     rounds = {name: [] for _, name in sections}
     memory = {}
     analytic_range = None
+    peaks = {"torch": [], "jax": []}
     for r in range(cfg.repeats):
+        peaks["torch"].append(torch_w.ask(cmd="peak")["flops_per_s"])
+        peaks["jax"].append(jax_w.ask(cmd="peak")["flops_per_s"])
         for worker, name in sections:
             for i in range(INNER if name in _SHORT else 1):
                 first = r == 0 and i == 0
@@ -439,7 +413,26 @@ def _measure(cfg: BenchConfig, torch_w: _Worker, jax_w: _Worker):
         print(f"round {r + 1}/{cfg.repeats} (wall/cpu s): "
               + ", ".join(f"{n} {rounds[n][-1]['wall_s']:.2f}/{rounds[n][-1]['cpu_s']:.2f}" for _, n in sections),
               flush=True)
-    return warmup, memory_model, rounds, memory, analytic_range
+    return warmup, memory_model, rounds, memory, analytic_range, peaks
+
+
+def sweep_flops(cfg: BenchConfig) -> dict:
+    """FLOPs of (a), (a') and (b), counted from the model's shapes (GPT-2 blocks)."""
+    from steerbounds.numerics import TransformerConfig
+
+    mc = TransformerConfig.gpt2_style(vocab_size=cfg.vocab_size, d_model=cfg.d_model, n_layers=cfg.n_layers,
+                                      n_heads=cfg.n_heads, max_len=cfg.max_len)
+    b, t, k, n, f = cfg.prompts, cfg.tokens, cfg.coefficients, cfg.n_layers, min(cfg.layers)
+    full_block = block_flops(mc, b * t, (t + 1) / 2)
+    hd = mc.head_size
+    kv_only = 2 * b * t * mc.d_model * 2 * mc.n_kv_heads * hd
+    last_block = kv_only + block_flops(mc, b, t) - 2 * b * mc.d_model * 2 * mc.n_kv_heads * hd
+    a = k * (n * full_block + unembed_flops(mc, b * t))
+    a_last = k * (n * full_block + unembed_flops(mc, b))
+    stop = min(f + 1, n)
+    ours = stop * full_block + k * (max(n - stop - 1, 0) * full_block + (last_block if stop < n else 0)
+                                    + unembed_flops(mc, b))
+    return {"a": a, "a_last": a_last, "b": ours, "forward": n * full_block + unembed_flops(mc, b)}
 
 
 def run(cfg: BenchConfig, *, out_path: Path, cache: Path, xla_flags: str | None) -> dict:
@@ -478,7 +471,7 @@ def run(cfg: BenchConfig, *, out_path: Path, cache: Path, xla_flags: str | None)
         torch_w.process.terminate()
         raise
     try:
-        warmup, memory_model, rounds, memory, analytic_range = _measure(cfg, torch_w, jax_w)
+        warmup, memory_model, rounds, memory, analytic_range, peaks = _measure(cfg, torch_w, jax_w)
         torch_info, jax_info = torch_w.info, jax_w.info
         torch_w.stop()
         jax_w.stop()
@@ -504,7 +497,8 @@ def run(cfg: BenchConfig, *, out_path: Path, cache: Path, xla_flags: str | None)
     work = cfg.coefficients * cfg.prompts
     med = {name: _median([x["wall_s"] for x in rs]) for name, rs in rounds.items()}
     cpu = {name: _median([x["cpu_s"] for x in rs]) for name, rs in rounds.items()}
-    limit = med["prefix"] + cfg.coefficients * med["suffix"]
+    peak = max(_median(peaks["torch"]), _median(peaks["jax"]))
+    flops = sweep_flops(cfg)
     per_round_b_over_a = [ra["wall_s"] / rb["wall_s"] for ra, rb in zip(rounds["a"], rounds["b"])]
     per_round_b_over_a_last = [ra["wall_s"] / rb["wall_s"] for ra, rb in zip(rounds["a_last"], rounds["b"])]
     analytic_pairs = cfg.analytic_coefficients * cfg.analytic_prompts
@@ -526,11 +520,14 @@ def run(cfg: BenchConfig, *, out_path: Path, cache: Path, xla_flags: str | None)
             "b_over_a_cpu_time": cpu["a"] / cpu["b"],
             "b_over_a_last_cpu_time": cpu["a_last"] / cpu["b"],
         },
-        "prefix_cache_limit": {
-            "prefix_s": med["prefix"],
-            "suffix_one_coefficient_s": med["suffix"],
-            "limit_s": limit,
-            "b_over_limit": med["b"] / limit,
+        "physical_limit": {
+            "matmul_peak_flops_per_s": peak,
+            "matmul_peak_torch_per_round": peaks["torch"],
+            "matmul_peak_jax_per_round": peaks["jax"],
+            "flops": flops,
+            "achieved_flops_per_s": {name: flops[name] / med[name] for name in ("a", "a_last", "b", "forward")},
+            "fraction_of_peak": {name: flops[name] / med[name] / peak for name in ("a", "a_last", "b", "forward")},
+            "b_limit_s": flops["b"] / peak,
             "our_full_forward_s": med["forward"],
             "no_cache_estimate_s": cfg.coefficients * med["forward"],
         },
@@ -551,7 +548,7 @@ def run(cfg: BenchConfig, *, out_path: Path, cache: Path, xla_flags: str | None)
         "benchmark": "sweep",
         "config": dataclasses.asdict(cfg),
         "versions": _versions(),
-        "machine": _machine(),
+        "machine": machine(),
         "environment": {
             "xla_flags": os.environ.get("XLA_FLAGS", ""),
             "torch_threads": torch_info["torch_threads"],
@@ -600,7 +597,7 @@ def format_table(report: dict) -> str:
     ]
     for label, key, throughput in rows:
         lines.append(f"{label:<40} {med[key]:>9.3f} {cpu[key]:>9.3f} {throughput:>15.1f} {peak(key):>24}")
-    sp, lim, an = res["speedup"], res["prefix_cache_limit"], res["analytic"]
+    sp, lim, an = res["speedup"], res["physical_limit"], res["analytic"]
     lines += [
         "",
         f"speed-up b/a  = {sp['b_over_a']:.2f}x (per round {', '.join(f'{x:.2f}' for x in sp['b_over_a_per_round'])}; "
@@ -608,9 +605,11 @@ def format_table(report: dict) -> str:
         f"speed-up b/a' = {sp['b_over_a_last']:.2f}x (per round "
         f"{', '.join(f'{x:.2f}' for x in sp['b_over_a_last_per_round'])}; cpu time {sp['b_over_a_last_cpu_time']:.2f}x)"
         "   target (full configuration) >= 1.3",
-        f"prefix-cache limit: prefix {lim['prefix_s']:.3f}s + {cfg['coefficients']} x suffix "
-        f"{lim['suffix_one_coefficient_s']:.3f}s = {lim['limit_s']:.3f}s; ours / limit = {lim['b_over_limit']:.2f}"
-        "   target (full configuration) <= 1.3",
+        f"physical limit: matmul peak {lim['matmul_peak_flops_per_s'] / 1e9:.1f} GFLOP/s measured in this run; "
+        "achieved (counted FLOPs / time): " + ", ".join(
+            f"{k} {lim['achieved_flops_per_s'][k] / 1e9:.1f} GFLOP/s = {100 * lim['fraction_of_peak'][k]:.0f}%"
+            for k in ("a", "a_last", "b", "forward")) + "   target for b >= 70%",
+        f"(b) at the peak would take {lim['b_limit_s']:.2f}s; it took {med['b']:.2f}s",
         f"our unsteered full forward: {lim['our_full_forward_s']:.3f}s/pass (no prefix cache: about "
         f"{lim['no_cache_estimate_s']:.1f}s for the sweep)",
         f"analytic final-representation sweep: {an['coefficients']} coefficients x {an['prompts']} prompts "
@@ -650,6 +649,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--cache", type=Path, default=ROOT / "results" / "bench" / "checkpoints",
                         help="where the random checkpoint folders are kept")
     parser.add_argument("--xla-flags", help="XLA_FLAGS for the JAX worker (default: the environment's)")
+    parser.add_argument("--omp-passive", action="store_true", help="run torch with OMP_WAIT_POLICY=PASSIVE")
     args = parser.parse_args(argv)
     overrides = {
         key: value
@@ -665,6 +665,8 @@ def main(argv=None) -> dict:
         if getattr(cfg, key) < 1:
             parser.error(f"--{key.replace('_', '-')} must be at least 1")
     out = args.out or ROOT / "results" / "bench" / ("sweep-small.json" if args.small else "sweep.json")
+    if args.omp_passive:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # inherited by the spawned torch worker
     return run(cfg, out_path=out, cache=args.cache, xla_flags=args.xla_flags)
 
 

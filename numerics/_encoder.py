@@ -336,6 +336,16 @@ def encoder_forward(
     ``make_steering(model.config, v, layers, c)``; being a pytree it can be vmapped
     over its ``coefficient``.
 
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        ids_bt: token ids, shape (b, t).
+        mask_bt: 1 on tokens, shape (b, t).
+        steering: optional :class:`Steering`.
+
+    Returns:
+        :class:`EncoderOutput` with token states (b, t, d) and sentence embeddings ``h_bd`` (b, d).
+
     >>> import jax, jax.numpy as jnp
     >>> from flax import nnx
     >>> graphdef, state = nnx.split(Encoder(EncoderConfig.tiny(), rngs=nnx.Rngs(0)))
@@ -351,6 +361,13 @@ def mean_pool(states_btd: jax.Array, mask_bt: jax.Array) -> jax.Array:
     """Mean of the token states over real (unmasked) positions: ``Σ_t m_t x_t / Σ_t m_t``.
 
     Every row must hold at least one real token.
+
+    Args:
+        states_btd: token states, shape (b, t, d).
+        mask_bt: 1 on tokens, shape (b, t).
+
+    Returns:
+        pooled states, shape (b, d).
 
     >>> import jax.numpy as jnp
     >>> mean_pool(jnp.array([[[1.0], [3.0], [100.0]]]), jnp.array([[True, True, False]])).tolist()
@@ -372,6 +389,12 @@ def mean_pool(states_btd: jax.Array, mask_bt: jax.Array) -> jax.Array:
 def l2_normalize(x_bd: jax.Array) -> jax.Array:
     """Rows scaled to unit Euclidean norm (norms below 1e-12 are treated as 1e-12, as in torch).
 
+    Args:
+        x_bd: rows, shape (..., d).
+
+    Returns:
+        unit-norm rows, same shape.
+
     >>> import jax.numpy as jnp
     >>> l2_normalize(jnp.array([[0.0, 2.0], [-4.0, 0.0]])).tolist()
     [[0.0, 1.0], [-1.0, 0.0]]
@@ -390,6 +413,16 @@ def sentence_embeddings(
     mean Pooling, Normalize) and the ``h`` of docs/theory.md#setting for the encoder readout
     (``EncoderOutput.h_bd``; steering at slot ``n_layers`` is added after the
     normalisation).
+
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        ids_bt: token ids, shape (b, t).
+        mask_bt: 1 on tokens, shape (b, t).
+        steering: optional :class:`Steering`.
+
+    Returns:
+        ``h_bd``, shape (b, d), unit norm.
 
     >>> import jax.numpy as jnp
     >>> from flax import nnx
@@ -433,6 +466,17 @@ def steered_embeddings(
 
     ``steering`` fixes ``v`` and the layer set (its own coefficient is ignored);
     returns ``emb_cbd`` with ``emb_cbd[j] = sentence_embeddings(..., steering with c_j)``.
+
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        ids_bt: token ids, shape (b, t).
+        mask_bt: 1 on tokens, shape (b, t).
+        steering: fixes v and the layers.
+        coefficients_c: coefficients, shape (c,).
+
+    Returns:
+        ``emb_cbd``, shape (c, b, d).
 
     >>> import jax.numpy as jnp
     >>> from flax import nnx

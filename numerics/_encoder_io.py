@@ -35,6 +35,10 @@ def minilm_path() -> Path:
     Raises ``ImportError`` (naming ``pip install steerbounds[real]``) when the wheel
     is not installed and ``FileNotFoundError`` when its model folder is incomplete.
 
+
+    Returns:
+        the folder of the MiniLM files.
+
     >>> try:
     ...     folder = minilm_path()
     ... except ImportError as err:
@@ -125,6 +129,12 @@ def load_encoder_model(folder: str | Path) -> Encoder:
     and finite values; the pooler and ``position_ids`` are ignored, anything else
     unknown is an error. Parameters are cast to the config dtype (float32).
 
+    Args:
+        folder: folder with ``config.json`` and ``model.safetensors``.
+
+    Returns:
+        the :class:`Encoder`.
+
     >>> import tempfile
     >>> from flax import nnx
     >>> model = Encoder(EncoderConfig.tiny(), rngs=nnx.Rngs(0))
@@ -188,6 +198,13 @@ def save_encoder_model(model: Encoder, folder: str | Path) -> Path:
     """Write ``config.json`` and ``model.safetensors`` (Hugging Face BERT names) into ``folder``.
 
     The inverse of ``load_encoder_model``; the folder is created if needed.
+
+    Args:
+        model: the :class:`Encoder`.
+        folder: where to write.
+
+    Returns:
+        the folder.
 
     >>> import tempfile
     >>> from flax import nnx

@@ -88,6 +88,17 @@ def make_steering(
     the norm of what is added; with ``normalize=False`` the directions must
     already have unit norm. A zero or non-finite vector is an error.
 
+    Args:
+        config: the model config.
+        vector: direction(s), shape (d,) or (len(layers), d).
+        layers: the layer set S (``n_layers`` = final representation).
+        coefficient: the coefficient c.
+        position_mask_bt: optional 1 on the positions to steer, shape (b, t).
+        normalize: scale each direction to unit norm.
+
+    Returns:
+        a :class:`Steering` pytree (vectors (n_layers + 1, d), layer mask (n_layers + 1,), coefficient).
+
     >>> cfg = TransformerConfig.gpt2_style(vocab_size=11, d_model=4, n_layers=2, n_heads=2)
     >>> s = make_steering(cfg, [3.0, 0.0, 4.0, 0.0], layers=[1], coefficient=2.0)
     >>> s.vectors_ld[1].tolist(), s.layer_mask_l.tolist()
@@ -139,6 +150,12 @@ def make_steering(
 
 def steered_layers(steering: Steering) -> tuple[int, ...]:
     """The layer set S of a (concrete) :class:`Steering`.
+
+    Args:
+        steering: a concrete :class:`Steering`.
+
+    Returns:
+        the steered layer indices, increasing.
 
     >>> cfg = TransformerConfig.gpt2_style(vocab_size=11, d_model=4, n_layers=3, n_heads=2)
     >>> steered_layers(make_steering(cfg, [1.0, 0, 0, 0], layers=[2, 1]))
@@ -271,6 +288,16 @@ def forward_module(
 ) -> ForwardOutput:
     """The forward pass on a merged module (what :func:`forward` runs after ``nnx.merge``).
 
+    Args:
+        model: a :class:`Transformer`.
+        tokens_bt: token ids, shape (b, t).
+        mask_bt: 1 on tokens, shape (b, t).
+        steering: optional :class:`Steering`.
+        residual_layers: blocks whose output to return.
+
+    Returns:
+        :class:`ForwardOutput`, as :func:`forward`.
+
     >>> import jax.numpy as jnp
     >>> from flax import nnx
     >>> cfg = TransformerConfig.gpt2_style(vocab_size=11, d_model=8, n_layers=2, n_heads=2)
@@ -312,6 +339,17 @@ def forward(
     either side; positions come from the mask. ``steering`` adds ``c v`` after
     the layers it names. Jit it with the graphdef and ``residual_layers`` static:
     ``jax.jit(forward, static_argnums=0, static_argnames="residual_layers")``.
+
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        tokens_bt: token ids, shape (b, t).
+        mask_bt: 1 on tokens, shape (b, t) (default: all ones).
+        steering: optional :class:`Steering`.
+        residual_layers: blocks whose output to return.
+
+    Returns:
+        :class:`ForwardOutput`: ``logits_btv`` (b, t, V), ``h_btd`` (b, t, d), ``residuals_lbtd`` (len(residual_layers), b, t, d).
 
     >>> import jax, jax.numpy as jnp
     >>> from flax import nnx

@@ -17,7 +17,6 @@ from flax import nnx
 
 from ._config import TransformerConfig
 from ._model import Transformer
-from ._params import check_finite_parameters
 
 _SUPPORTED = ("gpt2", "llama")
 
@@ -28,6 +27,13 @@ def _fail(folder: Path, message: str) -> ValueError:
 
 def hf_config_to_config(hf: dict, *, dtype: str = "float32") -> TransformerConfig:
     """Translate a Hugging Face ``config.json`` dict (model_type gpt2 or llama) into a :class:`TransformerConfig`.
+
+    Args:
+        hf: the parsed ``config.json``.
+        dtype: compute dtype.
+
+    Returns:
+        the :class:`TransformerConfig`.
 
     >>> cfg = hf_config_to_config({"model_type": "gpt2", "vocab_size": 50, "n_embd": 16, "n_layer": 2,
     ...                            "n_head": 4, "n_positions": 32})
@@ -207,6 +213,13 @@ def load_hf_checkpoint(path, *, dtype: str = "float32") -> Transformer:
     error names the tensor. Parameters are stored in float32; ``dtype`` is the
     compute dtype. Verified against ``transformers`` in the test suite.
 
+    Args:
+        path: folder with ``config.json`` and ``*.safetensors``.
+        dtype: compute dtype.
+
+    Returns:
+        the :class:`Transformer`.
+
     >>> import json, tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> try:
@@ -275,9 +288,7 @@ def load_hf_checkpoint(path, *, dtype: str = "float32") -> Transformer:
             node = node.setdefault(key, {})
         node[ours[-1]] = value
     nnx.replace_by_pure_dict(abstract_state, pure)
-    model = nnx.merge(graphdef, abstract_state)
-    check_finite_parameters(model)
-    return model
+    return nnx.merge(graphdef, abstract_state)  # every tensor was checked finite above: once, at load
 
 
 def hf_position_ids(mask_bt) -> np.ndarray:
@@ -285,6 +296,12 @@ def hf_position_ids(mask_bt) -> np.ndarray:
 
     Pass them as ``position_ids`` to a Hugging Face model to reproduce our
     handling of left padding.
+
+    Args:
+        mask_bt: 1 on tokens, shape (b, t).
+
+    Returns:
+        position ids, shape (b, t), int.
 
     >>> hf_position_ids([[0, 0, 1, 1]]).tolist()
     [[0, 0, 0, 1]]

@@ -37,6 +37,14 @@ def first_token_behaviour(logits, aligned_ids, misaligned_ids) -> FirstTokenBeha
     ``logits`` has shape (..., V); ``aligned_ids`` is A+ (e.g. refusal
     openers), ``misaligned_ids`` is A- (compliance openers); docs/theory.md#alignment.
 
+    Args:
+        logits: next-token logits, shape (..., V).
+        aligned_ids: A+ token ids.
+        misaligned_ids: A- token ids.
+
+    Returns:
+        :class:`FirstTokenBehaviour`: restricted and unrestricted expectations and the mass, each of shape ``logits.shape[:-1]``.
+
     >>> import numpy as np
     >>> out = first_token_behaviour(np.log([[0.6, 0.2, 0.2]]), [0], [1])
     >>> [round(float(x[0]), 6) for x in out]
@@ -69,6 +77,14 @@ def multiple_choice(logits, correct_ids, option_ids) -> MultipleChoice:
     ``logits`` (..., V); ``correct_ids`` one id per question (broadcasting with
     the batch axes) and every one of them among ``option_ids`` (e.g. the
     tokens of A, B, C, D). Accuracy is ``correct_restricted.mean()``.
+
+    Args:
+        logits: next-token logits, shape (..., V).
+        correct_ids: correct option id per question.
+        option_ids: option token ids, k of them.
+
+    Returns:
+        :class:`MultipleChoice`: P(correct) full and restricted and correctness, each of shape ``logits.shape[:-1]``.
 
     >>> import numpy as np
     >>> mc = multiple_choice(np.log([[0.4, 0.3, 0.1, 0.2]]), [1], [0, 1])
@@ -120,6 +136,13 @@ def representation_change(h_cbd, h0_bd) -> RepresentationChange:
     ``h0_bd`` the unsteered ones. Assumption A3 (linear response) expects
     ``norm_cb ≈ κ |c|``.
 
+    Args:
+        h_cbd: steered final representations, shape (c, b, d).
+        h0_bd: unsteered ones, shape (b, d).
+
+    Returns:
+        :class:`RepresentationChange`: ``delta_cbd`` (c, b, d) and ``norm_cb`` (c, b).
+
     >>> import numpy as np
     >>> rc = representation_change(np.array([[[3.0, 4.0]], [[0.0, 0.0]]]), np.zeros((1, 2)))
     >>> rc.norm_cb.tolist()
@@ -154,6 +177,15 @@ def a1_margin(delta_cbd, unembed_vd, aligned_ids, misaligned_ids) -> A1Margin:
     ``δ`` made only of subnormals counts as zero. T1 applies where the margin
     is positive.
 
+    Args:
+        delta_cbd: changes of the final representation, shape (..., d).
+        unembed_vd: unembedding rows ``u_t``, shape (V, d).
+        aligned_ids: token ids of A+.
+        misaligned_ids: token ids of A-.
+
+    Returns:
+        :class:`A1Margin` with ``margin_cb`` and ``defined_cb`` of shape ``delta_cbd.shape[:-1]``.
+
     >>> import numpy as np
     >>> u = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
     >>> m = a1_margin(np.array([[2.0, 0.0], [0.0, 0.0]]), u, [0], [1, 2])
@@ -186,6 +218,15 @@ def gap_changes(delta_cbd, unembed_vd, correct_ids, competitor_ids=None) -> jax.
     competitor tokens (e.g. the options; the correct one, where listed, is
     left out), or None for every other token of the vocabulary. The result has
     shape (..., k) with competitors in the order given.
+
+    Args:
+        delta_cbd: changes of the final representation, shape (..., d).
+        unembed_vd: unembedding rows, shape (V, d).
+        correct_ids: correct token per prompt, broadcasting with ``delta_cbd.shape[:-1]``.
+        competitor_ids: k competitor ids, or None for the whole vocabulary.
+
+    Returns:
+        ``X``, shape ``delta_cbd.shape[:-1] + (k,)`` (k = V - 1 without competitors).
 
     >>> import numpy as np
     >>> u = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
@@ -249,6 +290,12 @@ class SequenceBehaviour(NamedTuple):
 
 def summarize_scores(scores_bs) -> SequenceBehaviour:
     """Means and standard errors of scorer outputs in {-1, 0, +1}, shape (prompts, samples >= 2).
+
+    Args:
+        scores_bs: scores in {-1, 0, +1}, shape (b, s), s >= 2.
+
+    Returns:
+        :class:`SequenceBehaviour`.
 
     >>> s = summarize_scores([[1, 1, -1, 1], [0, 0, 0, 0]])
     >>> s.mean_b.tolist(), round(s.mean, 3), round(s.stderr, 3)

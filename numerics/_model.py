@@ -74,6 +74,12 @@ class Norm(nnx.Module):
 def rotary_inverse_frequencies(config: TransformerConfig) -> jax.Array:
     """RoPE inverse frequencies ``theta^(-2i/hd)``, with linear or Llama-3.1 rescaling.
 
+    Args:
+        config: a Llama-style config.
+
+    Returns:
+        inverse frequencies, shape (head_dim / 2,).
+
     >>> cfg = TransformerConfig.llama_style(vocab_size=8, d_model=16, n_heads=2)
     >>> rotary_inverse_frequencies(cfg).shape
     (4,)

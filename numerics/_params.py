@@ -28,6 +28,12 @@ def model_hash(model_or_state) -> str:
     is recorded with steering vectors and outputs so that results can be tied to
     the weights that produced them. Accepts a module or an ``nnx.State``.
 
+    Args:
+        model_or_state: a module or an ``nnx.State``.
+
+    Returns:
+        ``"sha256:<hex>"``.
+
     >>> from flax import nnx
     >>> from steerbounds.numerics import Transformer, TransformerConfig
     >>> cfg = TransformerConfig.gpt2_style(vocab_size=11, d_model=8, n_layers=1, n_heads=2)
@@ -45,6 +51,12 @@ def model_hash(model_or_state) -> str:
 
 def check_finite_parameters(model_or_state) -> None:
     """Raise ``ValueError`` naming the first parameter that holds NaN or inf.
+
+    Args:
+        model_or_state: a module or an ``nnx.State``.
+
+    Returns:
+        None; raises ``ValueError`` naming the first non-finite parameter.
 
     >>> from flax import nnx
     >>> from steerbounds.numerics import Transformer, TransformerConfig

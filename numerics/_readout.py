@@ -51,6 +51,14 @@ def _tau(tau: float, dtype) -> jax.Array:
 def readout_logits(query_bd: jax.Array, unembed_kd: jax.Array, *, tau: float) -> jax.Array:
     """Logits ``z_bk = tau·<h_b, e_k>`` over one candidate set shared by every query.
 
+    Args:
+        query_bd: query embeddings, shape (b, d).
+        unembed_kd: candidate embeddings, shape (k, d).
+        tau: the readout temperature.
+
+    Returns:
+        logits, shape (b, k).
+
     >>> import jax.numpy as jnp
     >>> readout_logits(jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 0.0], [0.0, 1.0]]), tau=10.0).tolist()
     [[10.0, 0.0]]
@@ -70,6 +78,14 @@ def option_logits(query_bd: jax.Array, options_bkd: jax.Array, *, tau: float) ->
     Restricted helpfulness (docs/theory.md#helpfulness): ``softmax(z_b)[correct_b]`` is
     P(correct among the options), and ``u_bk = tau·e_bk`` are the rows whose
     differences give the gap changes ``X_i = <δ, u_i − u_*>``.
+
+    Args:
+        query_bd: query embeddings, shape (b, d).
+        options_bkd: option embeddings per query, shape (b, k, d).
+        tau: the readout temperature.
+
+    Returns:
+        logits, shape (b, k).
 
     >>> import jax, jax.numpy as jnp
     >>> q = jnp.array([[1.0, 0.0]])
@@ -106,6 +122,15 @@ def behaviour_logits(
     Every candidate is a behaviour "token", so the behaviour mass ``m = P+ + P−``
     is 1 and the restricted and unrestricted expectations agree:
     ``B = P+ − P− = tanh((lse(z_{A+}) − lse(z_{A−}))/2)``.
+
+    Args:
+        query_bd: query embeddings ``h``, shape (b, d).
+        refusal_pd: refusal sentence embeddings (A+), shape (p, d).
+        compliance_md: compliance sentence embeddings (A-), shape (m, d).
+        tau: the readout temperature.
+
+    Returns:
+        :class:`BehaviourReadout`: ``logits_bv`` of shape (b, p + m), and which candidates are A+ (``plus_v``) and A- (``minus_v``).
 
     >>> import jax.numpy as jnp
     >>> r = behaviour_logits(jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 0.0]]), jnp.array([[0.0, 1.0]]), tau=1.0)
@@ -152,6 +177,15 @@ def choose_tau(
     log-likelihood is concave in ``tau`` (a log-sum-exp of linear functions), so
     the grid maximum brackets the true one; a maximum at either end of the grid
     raises ``ValueError`` (widen the grid) rather than returning an edge value.
+
+    Args:
+        query_bd: query embeddings, shape (b, d).
+        options_bkd: option embeddings per query, shape (b, k, d).
+        correct_b: index of the correct option per query, shape (b,).
+        grid_g: candidate values of ``tau``, increasing, shape (g,).
+
+    Returns:
+        :class:`TauChoice`: the chosen ``tau`` and the mean log P(correct) on the grid, shape (g,).
 
     >>> import numpy as np
     >>> q = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)

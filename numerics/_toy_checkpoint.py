@@ -69,6 +69,17 @@ def save_toy_model(
     so retraining with the same recipe on the same machine rewrites them byte
     for byte.
 
+    Args:
+        directory: folder to write.
+        model: the :class:`Transformer`.
+        world: its :class:`ToyWorld`.
+        train_config: the recipe it was trained with.
+        final_loss: last training loss.
+        evaluation: optional :class:`ToyEvaluation` as a dict.
+
+    Returns:
+        the model hash.
+
     >>> import tempfile
     >>> toy = load_toy_model()
     >>> with tempfile.TemporaryDirectory() as tmp:
@@ -115,6 +126,12 @@ def load_toy_model(directory: str | Path | None = None) -> ToyModel:
     malformed file, parameters that do not fit the configuration, or
     parameters whose hash differs from the recorded ``model_hash``
     (retrain with ``steerbounds train-toy`` or restore the files).
+
+    Args:
+        directory: a toy model folder, or None for the shipped checkpoint.
+
+    Returns:
+        :class:`ToyModel` (model, world, config, training recipe, model hash, recorded metadata).
 
     >>> toy = load_toy_model()
     >>> tokens_bt, mask_bt = toy.world.encode_prompts([toy.world.heldout_mc_questions[0].prompt])

@@ -50,7 +50,7 @@ class ToyTrainConfig:
     b2: float = 0.98  # Adam second-moment decay
     grad_clip: float = 1.0  # global gradient-norm clip
     style: Literal["gpt2", "llama"] = "gpt2"  # which TransformerConfig preset
-    d_model: int = 128  # residual width
+    d_model: int = 64  # residual width
     n_layers: int = 4  # transformer blocks
     n_heads: int = 4  # attention heads
     mix: tuple[tuple[str, float], ...] = DEFAULT_MIX  # fractions of each text kind per batch
@@ -140,6 +140,15 @@ def next_token_loss(
     Position ``t`` predicts token ``t + 1``; a target counts when both it and
     its input are real tokens, with weight ``weights_bt[:, t + 1]`` (default 1).
 
+    Args:
+        logits_btv: logits, shape (b, t, V).
+        tokens_bt: tokens, shape (b, t).
+        mask_bt: 1 on tokens, shape (b, t).
+        weights_bt: optional weight per target, shape (b, t).
+
+    Returns:
+        the scalar loss, float32.
+
     >>> logits = jnp.zeros((1, 3, 4), jnp.float32)
     >>> loss = next_token_loss(logits, jnp.array([[0, 1, 2]]), jnp.array([[False, True, True]]))
     >>> round(float(loss), 4) == round(float(np.log(4)), 4)
@@ -170,6 +179,14 @@ def residual_norm_penalty(residuals_lbtd: jax.Array, mask_bt: jax.Array, *, targ
     keeps the stream at a norm where steering coefficients of a few units
     (docs/theory.md#setting: the paper sweeps -5..5 and -10..10) have a visible
     but not overwhelming effect.
+
+    Args:
+        residuals_lbtd: residual streams, shape (l, b, t, d).
+        mask_bt: 1 on tokens, shape (b, t).
+        target: the norm below which there is no penalty.
+
+    Returns:
+        the scalar penalty.
 
     >>> x = jnp.ones((1, 1, 2, 4), jnp.float32) * jnp.array([1.0, 4.0])[None, None, :, None]  # norms 2 and 8
     >>> float(residual_norm_penalty(x, jnp.array([[True, True]]), target=4.0))
@@ -252,6 +269,15 @@ def train_toy_model(
     ``callback(step, loss, params)`` is called after every step with the
     current parameters (an ``nnx.State``; ``nnx.merge(graphdef, params, rest)``
     of the returned model's split rebuilds a model from them).
+
+    Args:
+        config: the :class:`ToyTrainConfig` recipe.
+        world: the world (default: the recipe's).
+        progress: show a progress bar.
+        callback: ``callback(step, loss, params)`` after each step.
+
+    Returns:
+        :class:`ToyTrainResult` (model, world, losses, timings).
 
     >>> result = train_toy_model(ToyTrainConfig.tiny(steps=2), progress=False)
     >>> result.losses.shape

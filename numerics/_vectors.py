@@ -24,7 +24,6 @@ from flax import nnx
 
 from steerbounds.theory._validate import prng_key
 
-from ._params import require_finite_parameters
 from ._forward import _check_layers, check_tokens, forward_module, make_steering, Steering
 from ._params import model_hash as _model_hash
 from ._sweep import graphdef_config, last_positions
@@ -126,6 +125,17 @@ def last_token_states(
     ``layers=None`` reads all of ``0 .. n_layers`` (``n_layers`` is the final
     representation ``h``). Prompts run ``batch_size`` at a time.
 
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        tokens_bt: token ids, shape (b, t).
+        mask_bt: 1 on tokens, shape (b, t).
+        layers: layers to read (``n_layers`` = final representation).
+        batch_size: prompts per forward pass.
+
+    Returns:
+        states, shape (len(layers), b, d), float32.
+
     >>> import jax.numpy as jnp
     >>> from flax import nnx
     >>> from steerbounds.numerics import Transformer, TransformerConfig
@@ -136,7 +146,6 @@ def last_token_states(
     """
     config = graphdef_config(graphdef, state)
     tokens_bt, mask_bt = check_tokens(config, tokens_bt, mask_bt, where="last_token_states")
-    require_finite_parameters(state)
     layers = tuple(range(config.n_layers + 1)) if layers is None else _check_layers(layers, config.n_layers, name="last_token_states: layers")
     if not layers:
         raise ValueError("last_token_states: layers is empty; pass None for all layers.")
@@ -189,6 +198,16 @@ def contrast_vectors(
     (misaligned -> aligned) and scaled to unit norm. ``separation_l`` reports
     the share of pairs with ``<v, D_i> > 0``; for pca ``explained_l`` is the
     share of ``sum ||D_i||^2`` along ``v``.
+
+    Args:
+        aligned_lbd: aligned last-token states, shape (len(layers), pairs, d).
+        misaligned_lbd: misaligned states, same shape.
+        layers: the layer of each leading row.
+        method: ``"pca"`` or ``"mean_difference"``.
+        model_hash: hash of the weights the states came from (recorded).
+
+    Returns:
+        :class:`SteeringVectors` with unit directions of shape (len(layers), d).
 
     >>> import numpy as np
     >>> aligned = np.array([[[2.0, 1.0], [3.0, -1.0]]])  # one layer, two pairs, d = 2
@@ -262,6 +281,20 @@ def steering_vectors_from_pairs(
 
     Row ``i`` of the two token arrays is pair ``i``; see :func:`contrast_vectors`.
 
+    Args:
+        graphdef: static half of ``nnx.split(model)``.
+        state: parameter half.
+        aligned_tokens_bt: aligned member of each pair, shape (pairs, t).
+        misaligned_tokens_bt: misaligned member, shape (pairs, t').
+        aligned_mask_bt: 1 on tokens.
+        misaligned_mask_bt: 1 on tokens.
+        layers: layers to build directions at (default: all, with ``n_layers``).
+        method: ``"pca"`` or ``"mean_difference"``.
+        batch_size: prompts per forward pass.
+
+    Returns:
+        :class:`SteeringVectors`, shape (len(layers), d), with the model hash.
+
     >>> import jax.numpy as jnp
     >>> from flax import nnx
     >>> from steerbounds.numerics import Transformer, TransformerConfig
@@ -292,6 +325,14 @@ def random_vectors(d_model: int, layers: Sequence[int], *, key: jax.Array) -> St
 
     ``key`` is an int seed or a ``jax.random.key``.
 
+    Args:
+        d_model: dimension d.
+        layers: the layer of each direction.
+        key: an int seed or a ``jax.random.key``.
+
+    Returns:
+        :class:`SteeringVectors` (method ``random``), shape (len(layers), d).
+
     >>> import jax, numpy as np
     >>> sv = random_vectors(16, [0, 1], key=jax.random.key(0))
     >>> np.linalg.norm(sv.directions_ld, axis=1).round(5).tolist(), sv.method
@@ -313,6 +354,13 @@ def save_steering_vectors(path, vectors: SteeringVectors) -> None:
     Metadata: layers, method, sign convention, number of pairs, model hash,
     package version and d_model. Inverse: :func:`load_steering_vectors`.
 
+    Args:
+        path: the safetensors file to write.
+        vectors: the :class:`SteeringVectors`.
+
+    Returns:
+        None.
+
     >>> import tempfile, os, numpy as np
     >>> path = os.path.join(tempfile.mkdtemp(), "v.safetensors")
     >>> save_steering_vectors(path, SteeringVectors(np.eye(2, dtype=np.float32), (0, 1), "random"))
@@ -321,7 +369,9 @@ def save_steering_vectors(path, vectors: SteeringVectors) -> None:
     """
     from safetensors.numpy import save_file
 
-    from steerbounds import __version__
+    from ._version import package_version  # provenance only; the top package is not imported (no cycle)
+
+    __version__ = package_version()
 
     if not isinstance(vectors, SteeringVectors):
         raise TypeError(f"save_steering_vectors: expected SteeringVectors, got {type(vectors).__name__}.")
@@ -359,6 +409,13 @@ def load_steering_vectors(path, *, expected_model_hash: str | None = None) -> St
 
     With ``expected_model_hash`` (e.g. ``model_hash(state)``) a file recorded
     for other weights is an error.
+
+    Args:
+        path: a file written by :func:`save_steering_vectors`.
+        expected_model_hash: refuse a file recorded for other weights.
+
+    Returns:
+        the :class:`SteeringVectors`.
 
     >>> try:
     ...     load_steering_vectors("/nonexistent/v.safetensors")

@@ -28,6 +28,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    # each layer registers its own subcommands; the parser is built only when a command runs
     from steerbounds import __version__
     from steerbounds.numerics import _cli as numerics_cli
     from steerbounds.theory import _cli as theory_cli

@@ -52,6 +52,9 @@ CASES = {
     "minilm-readout": [["minilm-readout", "--model-dir", "{missing}"], ["minilm-readout", "--band"]],
     "analyze": [["analyze", "{missing}"], ["analyze", "{bad_bundle}"], ["analyze", "{bad_bundle}", "--out", "{file}"]],
     "plot": [["plot", "{missing}/report.json"], ["plot", "{file}"]],
+    "vectors": [["vectors", "export", "{missing}", "--out", "{missing}/v.gguf", "--n-layers", "4"],
+                ["vectors", "export", "{file}", "--out", "{missing}/v.gguf", "--n-layers", "four"],
+                ["vectors", "import", "{file}"], ["vectors", "import", "{missing}"], ["vectors"]],
 }
 
 

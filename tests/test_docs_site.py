@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ("steerbounds.theory", "steerbounds.numerics", "steerbounds.validation", "steerbounds.testing")
+LAYERS = ("steerbounds.theory", "steerbounds.numerics", "steerbounds.validation", "steerbounds.validation.studies",
+          "steerbounds.testing")
+NUMERICS_GROUPS = ("model", "loaders", "steering", "vectors", "measurements", "toy", "studies")
+WHOLE_MODULES = (*LAYERS, *(f"steerbounds.numerics.{group}" for group in NUMERICS_GROUPS))
 
 
 def _documented() -> set[str]:
@@ -21,8 +24,9 @@ def _documented() -> set[str]:
     names: set[str] = set()
     for page in (ROOT / "docs" / "api").glob("*.md"):
         for target in re.findall(r"^::: (\S+)", page.read_text(), flags=re.M):
-            if target in LAYERS:
-                names |= {f"{target}.{n}" for n in importlib.import_module(target).__all__}
+            if target in WHOLE_MODULES:  # a whole module: its public names, under the layer they belong to
+                layer = target if target in LAYERS else "steerbounds.numerics"
+                names |= {f"{layer}.{n}" for n in importlib.import_module(target).__all__}
             else:
                 names.add(target)
     return names
@@ -33,6 +37,19 @@ def test_api_pages_cover_every_public_name():
     public = {f"{layer}.{name}" for layer in LAYERS for name in importlib.import_module(layer).__all__}
     assert not public - documented, f"public names missing from docs/api: {sorted(public - documented)}"
     assert not documented - public, f"docs/api documents names that are not public: {sorted(documented - public)}"
+
+
+def test_numerics_groups_partition_the_flat_names():
+    """Every name of steerbounds.numerics is in exactly one concept namespace, and is the same object there."""
+    numerics = importlib.import_module("steerbounds.numerics")
+    seen: dict[str, str] = {}
+    for group in NUMERICS_GROUPS:
+        module = importlib.import_module(f"steerbounds.numerics.{group}")
+        for name in module.__all__:
+            assert name not in seen, f"{name} is in both {seen[name]} and {group}"
+            assert getattr(module, name) is getattr(numerics, name)
+            seen[name] = group
+    assert set(seen) == set(numerics.__all__), sorted(set(numerics.__all__) ^ set(seen))
 
 
 def test_strict_build(tmp_path):

@@ -7,6 +7,7 @@ import doctest
 import importlib
 import inspect
 import pkgutil
+import re
 
 import pytest
 
@@ -61,3 +62,24 @@ def test_docstring_examples_run(module_name):
         runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.failed == 0, f"{result.failed} doctest example(s) failed in {module_name}"
+
+
+def test_numerics_functions_document_args_and_returns():
+    """Every public numerics function has Args (matching its parameters) and Returns sections."""
+    import steerbounds.numerics as numerics
+
+    problems = []
+    for name in numerics.__all__:
+        obj = getattr(numerics, name)
+        if not inspect.isfunction(obj):
+            continue
+        doc = inspect.getdoc(obj) or ""
+        params = list(inspect.signature(obj).parameters)
+        if "Returns:" not in doc or (params and "Args:" not in doc):
+            problems.append(f"{name}: no Args/Returns")
+            continue
+        args = doc.split("Args:", 1)[1].split("Returns:", 1)[0] if params else ""
+        listed = re.findall(r"^\s{2,}(\w+)(?: \([^)]*\))?:", args, flags=re.M)
+        if params and listed != params:
+            problems.append(f"{name}: Args list {listed}, signature {params}")
+    assert not problems, problems

@@ -119,7 +119,7 @@ def check_finite(name: str, x, *, where: str = "", finite: bool = True, host: bo
     if not (jnp.issubdtype(array.dtype, jnp.floating) or jnp.issubdtype(array.dtype, jnp.integer)
             or array.dtype == jnp.bool_):
         raise TypeError(f"{label} must hold real numbers, got dtype {array.dtype}")
-    if finite:
+    if finite and jnp.issubdtype(array.dtype, jnp.floating):  # integers and booleans are always finite
         staged_check(jnp.all(jnp.isfinite(array)), f"{label} contains NaN or inf; {finite_hint(name)}")
     return array
 

@@ -1,4 +1,4 @@
-"""steerbounds.validation: the theory of THEORY.md checked against measured activations.
+"""steerbounds.validation: the theory of docs/theory.md checked against measured activations.
 
 The analysis runs on an *activation bundle* (:class:`ActivationBundle`, on disk
 as safetensors plus a JSON manifest, see docs/bundle.md): assumptions A1-A4

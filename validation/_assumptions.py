@@ -1,4 +1,4 @@
-"""The assumptions of THEORY.md section 5 (A1-A4), measured on an activation bundle.
+"""The assumptions of docs/theory.md#measured (A1-A4), measured on an activation bundle.
 
 Each function returns a dict of numbers (numpy arrays for per-prompt and
 per-coefficient values) with a boolean ``holds`` and, where the assumption fails
@@ -22,7 +22,7 @@ from ._x64 import float64
 
 
 def signed_radius(coefficients_c: np.ndarray, delta_qcd: np.ndarray) -> np.ndarray:
-    """``r = sign(c) * ||delta_c(q)||`` per prompt and coefficient (THEORY.md section 1).
+    """``r = sign(c) * ||delta_c(q)||`` per prompt and coefficient (docs/theory.md#setting).
 
     With this sign convention ``delta = r * delta_hat`` where ``delta_hat`` points
     along the positive steering direction at every ``c``, so T1's ``sign(r)``
@@ -78,7 +78,7 @@ def a1_margins(behaviour: BehaviourSweep, config: ValidationConfig | None = None
     >>> bool(out["holds"]), round(float(out["margin_summary"]["min"]), 6)
     (True, 1.0)
     """
-    from steerbounds.numerics import a1_margin
+    from steerbounds.numerics import a1_margin  # JAX loads when margins are computed, not with the bundle format
 
     _need(behaviour, BehaviourSweep, "a1_margins: behaviour")
     config = config or ValidationConfig()
@@ -124,7 +124,7 @@ def _summary(x: np.ndarray) -> dict[str, float]:
 
 @float64
 def gap_changes(helpfulness: HelpfulnessSweep) -> tuple[np.ndarray, np.ndarray]:
-    """Restricted gaps ``g_qci = z_i - z_*`` and gap changes ``X_qci = <delta, u_i - u_*>`` (THEORY.md section 3).
+    """Restricted gaps ``g_qci = z_i - z_*`` and gap changes ``X_qci = <delta, u_i - u_*>`` (docs/theory.md#helpfulness).
 
     Competitors ``i`` are the other options of each question, in option order.
     The gaps come from the stored log-probabilities; the gap changes from
@@ -138,7 +138,7 @@ def gap_changes(helpfulness: HelpfulnessSweep) -> tuple[np.ndarray, np.ndarray]:
     >>> g.shape, x.shape
     ((5, 41, 3), (5, 41, 3))
     """
-    from steerbounds.numerics import gap_changes as numerics_gap_changes
+    from steerbounds.numerics import gap_changes as numerics_gap_changes  # JAX loads only when this runs
 
     _need(helpfulness, HelpfulnessSweep, "gap_changes: helpfulness")
     lp = helpfulness.logprobs_qco

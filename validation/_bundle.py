@@ -1,7 +1,7 @@
 """Activation bundles: what the validation needs from any steered model, on disk.
 
 A bundle is one *condition* (one way of steering one model) swept over two
-coefficient grids: a behaviour sweep over prompts (THEORY.md section 2) and a
+coefficient grids: a behaviour sweep over prompts (docs/theory.md#alignment) and a
 helpfulness sweep over multiple-choice questions (section 3). It is a directory
 holding two files:
 
@@ -75,7 +75,7 @@ class BundleError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class BehaviourSweep:
-    """The behaviour sweep of a bundle (THEORY.md section 2, first-token form).
+    """The behaviour sweep of a bundle (docs/theory.md#alignment, first-token form).
 
     >>> import numpy as np
     >>> c = np.array([-1.0, 0.0, 1.0])
@@ -106,7 +106,7 @@ class BehaviourSweep:
 
 @dataclasses.dataclass(frozen=True)
 class HelpfulnessSweep:
-    """The helpfulness sweep of a bundle (THEORY.md section 3, multiple choice).
+    """The helpfulness sweep of a bundle (docs/theory.md#helpfulness, multiple choice).
 
     >>> import numpy as np
     >>> c = np.array([0.0, 1.0])
@@ -171,7 +171,7 @@ class HelpfulnessSweep:
 
 @dataclasses.dataclass(frozen=True)
 class Projection:
-    """Representations of two classes, for the 2-D projection figure (THEORY.md section 6).
+    """Representations of two classes, for the 2-D projection figure (docs/theory.md#paper).
 
     >>> import numpy as np
     >>> Projection(np.zeros((2, 3)), np.array([0, 1]), class_names=("aligned", "misaligned")).class_names

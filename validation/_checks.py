@@ -19,7 +19,7 @@ from ._x64 import float64
 
 
 def _theory():
-    from steerbounds import theory
+    from steerbounds import theory  # sympy and JAX load when a check runs, not with the bundle format
 
     return theory
 

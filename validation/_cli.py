@@ -21,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-figures", action="store_true", help="write report.json and report.md only")
     p.add_argument("--strict", action="store_true",
                    help="exit 3 when a theorem is violated where its assumption holds (a failing assumption does not)")
+    p.add_argument("--json", action="store_true",
+                   help="print the files written and each condition's verdicts as JSON (no progress bar)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_analyze)
 
     p = subparsers.add_parser(
@@ -40,15 +43,37 @@ def _error(message: str) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
+    # the analysis (matplotlib, scipy, JAX) loads when the command runs, not when the parser is built
     from ._bundle import BundleError
     from ._pipeline import analyze_bundles
 
+    import json
+
+    from tqdm import tqdm
+
     out = args.out or args.bundles[0].resolve().parent / "report"
+    bars = []  # the bar starts with the first finished step, so that an early error stays one line
+
+    def tick(label: str) -> None:
+        if not bars:
+            bars.append(tqdm(total=2 * len(args.bundles) + 1, desc="analyze", unit="step", file=sys.stderr,
+                             disable=args.json or args.quiet))
+        bars[0].set_postfix_str(label)
+        bars[0].update()
+
     try:
-        paths = analyze_bundles(args.bundles, out, style=args.style, figures=not args.no_figures)
+        paths = analyze_bundles(args.bundles, out, style=args.style, figures=not args.no_figures, progress=tick)
     except (BundleError, ValueError) as e:
         return _error(str(e))
-    print(f"wrote {paths['json']} and {paths['markdown']} ({len(paths['figures'])} figure files)")
+    finally:
+        for bar in bars:
+            bar.close()
+    if args.json:
+        summary = json.loads(Path(paths["json"]).read_text()).get("summary", {})
+        print(json.dumps({"report": str(paths["json"]), "markdown": str(paths["markdown"]),
+                          "figures": [str(f) for f in paths["figures"]], "summary": summary}, indent=1))
+    else:
+        print(f"wrote {paths['json']} and {paths['markdown']} ({len(paths['figures'])} figure files)")
     return strict_status(args, paths["report"])
 
 
@@ -65,6 +90,7 @@ def strict_status(args: argparse.Namespace, report: dict) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
+    # matplotlib loads when the command runs, not when the parser is built
     from ._plots import plot_report
     from ._report import load_report
 

@@ -1,6 +1,6 @@
 """Curve fits of the paper's forms, with parameter standard errors.
 
-* Behaviour against the coefficient: ``tanh(a c + b0)`` (THEORY.md section 2; the
+* Behaviour against the coefficient: ``tanh(a c + b0)`` (docs/theory.md#alignment; the
   theory predicts ``a ~ kappa Delta / 2`` and ``b0 = artanh B_0``).
 * P(correct) against the coefficient: the bell ``1 / (1 + a + a (b^2/2) c^2)``
   (C2.2, the second-order expansion of T2a's bound, with ``a = (1 - p_0)/p_0``
@@ -10,6 +10,12 @@
 Fits use ``scipy.optimize.curve_fit``; standard errors are the square roots of
 the diagonal of its covariance (scaled by the residual variance, since the
 measured means carry no absolute error model).
+
+A fit says when it fails: :func:`identifiability` marks it "not identifiable",
+with the reasons, when it did not converge, when a parameter's relative standard
+error exceeds ``max_relative_se`` (50 %) or when ``R^2 < min_r2`` (0.5). The
+restricted bell is fitted only when its range ``(0.25, 0.75]`` can contain the
+data (:func:`restricted_bell_range_note`).
 """
 
 from __future__ import annotations
@@ -21,6 +27,75 @@ from typing import Any, Callable
 
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
+
+
+MAX_RELATIVE_SE = 0.5  # a parameter whose SE exceeds half its value is not determined by the data
+MIN_R2 = 0.5  # a fit explaining less than half the variance does not describe the curve
+
+
+def identifiability(fit: dict[str, Any], params: tuple[str, ...], *, max_relative_se: float = MAX_RELATIVE_SE,
+                    min_r2: float = MIN_R2) -> dict[str, Any]:
+    """Whether a fit (from :func:`fit_tanh` / :func:`fit_bell`) identifies its parameters, and why not.
+
+    Not identifiable when the fit did not converge, when ``R^2 < min_r2``, or when a
+    parameter in ``params`` has ``SE / |value| > max_relative_se`` (a value of 0
+    with a positive SE counts as infinitely uncertain). Returns
+    ``{"identifiable", "reasons", "relative_se"}``.
+
+    >>> identifiability({"converged": True, "r2": 0.99, "b": 47.9, "b_se": 1.8e4}, ("b",))["reasons"]
+    ['b has relative standard error 376 (> 0.5): the data do not determine it']
+    >>> identifiability({"converged": True, "r2": 0.97, "b": 0.3, "b_se": 0.01}, ("b",))["identifiable"]
+    True
+    """
+    if not (max_relative_se > 0 and np.isfinite(max_relative_se)):
+        raise ValueError(f"max_relative_se must be positive and finite, got {max_relative_se!r}")
+    reasons: list[str] = []
+    relative: dict[str, float | None] = {}
+    if not fit.get("converged"):
+        reasons.append(fit.get("note") or "the fit did not converge")
+        return {"identifiable": False, "reasons": reasons, "relative_se": {p: None for p in params}}
+    r2 = fit.get("r2")
+    if r2 is None or not np.isfinite(r2) or r2 < min_r2:
+        reasons.append(f"R^2 = {r2:.3g} (< {min_r2:g}): the form does not describe the data" if r2 is not None
+                       else "no R^2")
+    for p in params:
+        value, se = fit.get(p), fit.get(p + "_se")
+        if value is None or se is None or not np.isfinite(se):
+            relative[p] = None
+            reasons.append(f"{p} has no finite standard error (singular covariance)")
+            continue
+        rel = float(se / abs(value)) if value != 0 else (0.0 if se == 0 else float("inf"))
+        relative[p] = rel
+        if rel > max_relative_se:
+            reasons.append(f"{p} has relative standard error {rel:.3g} (> {max_relative_se:g}): "
+                           "the data do not determine it")
+    return {"identifiable": not reasons, "reasons": reasons, "relative_se": relative}
+
+
+def restricted_bell_range_note(p_correct: np.ndarray, se: np.ndarray | None = None, *,
+                               n_options: int = 4) -> str | None:
+    """Why C2.2's restricted form cannot describe these data, or ``None`` when its range can contain them.
+
+    The form ``0.5/(1 + a + a (b^2/2) c^2) + 0.25`` (``a, b >= 0``) lies in ``(0.25, 0.75]``;
+    data above 0.75 or below 0.25 by more than two standard errors (or 0.01 without
+    them) are outside it, and fitting them gives a flat line with a meaningless ``b``.
+
+    >>> restricted_bell_range_note(np.array([0.5, 0.7, 0.5])) is None
+    True
+    >>> restricted_bell_range_note(np.array([0.6, 0.99, 0.6]))[:40]
+    'the measured values reach 0.99, above th'
+    """
+    y = np.asarray(p_correct, dtype=np.float64)
+    if n_options != 4:
+        return f"C2.2's restricted form is for four options; these data have {n_options}"
+    tol = 0.01 if se is None else max(0.01, 2.0 * float(np.nanmax(np.asarray(se, dtype=np.float64))))
+    if y.max() > 0.75 + tol:
+        return (f"the measured values reach {y.max():.3g}, above the form's maximum 0.75 (a >= 0): "
+                "its range cannot contain the data, so it is not fitted")
+    if y.min() < 0.25 - tol:
+        return (f"the measured values fall to {y.min():.3g}, below the form's floor 0.25 (steering makes a wrong "
+                "option the favourite): its range cannot contain the data, so it is not fitted")
+    return None
 
 
 def tanh_curve(c: np.ndarray, a: float, b0: float) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,11 @@ def write_outputs(results: list[dict[str, Any]], out_dir: str | os.PathLike, *, 
 
 def analyze_bundles(paths: list[str | os.PathLike], out_dir: str | os.PathLike, *,
                     config: ValidationConfig | None = None, style: str = "paper",
-                    figures: bool = True) -> dict[str, Any]:
+                    figures: bool = True, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """``steerbounds analyze``: load, validate and analyse bundles; write the report into ``out_dir``.
+
+    ``progress(label)`` is called after every step: each bundle loaded, each
+    analysed, and the report written (``2 * len(paths) + 1`` calls).
 
     >>> import tempfile
     >>> from steerbounds.validation import save_bundle, synthetic_bundle
@@ -51,9 +55,18 @@ def analyze_bundles(paths: list[str | os.PathLike], out_dir: str | os.PathLike, 
     'analyze'
     """
     config = config or ValidationConfig()
-    bundles = [load_bundle(p) for p in paths]
-    results = [analyze_bundle(b, config) for b in bundles]
+    tick = progress or (lambda label: None)
+    bundles = []
+    for p in paths:
+        bundles.append(load_bundle(p))
+        tick(f"loaded {Path(p).name}")
+    results = []
+    for p, b in zip(paths, bundles):
+        results.append(analyze_bundle(b, config))
+        tick(f"analysed {Path(p).name}")
     hashes = {str(b.model.get("hash")) for b in bundles}
     model = bundles[0].model if len(hashes) == 1 else {"name": "several", "hash": sorted(hashes)}
-    return write_outputs(results, out_dir, config=config, command="analyze", seed=config.seed, model=model,
-                         sources=[str(Path(p)) for p in paths], style=style, figures=figures)
+    out = write_outputs(results, out_dir, config=config, command="analyze", seed=config.seed, model=model,
+                        sources=[str(Path(p)) for p in paths], style=style, figures=figures)
+    tick("report and figures")
+    return out

@@ -2,7 +2,7 @@
 
 A random linear readout ``z = U h + b`` over a small vocabulary, with the final
 representation itself steered: ``delta_c(q) = c * kappa_q * w_q``. Every quantity
-of THEORY.md is then known in closed form, which is what the tests of the
+of docs/theory.md is then known in closed form, which is what the tests of the
 validation layer need: single-token behaviour sets give an exact ``tanh``
 (T1 with equality), Gaussian planted gap changes satisfy A2 exactly, Student-t
 ones violate it, chosen prompts can be made to violate A1, and a saturating

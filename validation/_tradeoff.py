@@ -1,4 +1,4 @@
-"""The tradeoff of THEORY.md section 4, measured against predicted, and the 2-D projection."""
+"""The tradeoff of docs/theory.md#tradeoff, measured against predicted, and the 2-D projection."""
 
 from __future__ import annotations
 

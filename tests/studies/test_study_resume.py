@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import steerbounds.validation.studies._study as study
 from steerbounds.validation import ValidationConfig, analyze_bundle, condition_to_json, load_bundle
-from steerbounds.validation.studies import ResumeMismatchError
-from steerbounds.validation.studies._reproduce import study_and_report
-from steerbounds.validation.studies._study import StudyConfig, _tiny_inputs, coefficient_grid
+from steerbounds.validation.studies import ResumeMismatchError, run_study, study_and_report
+from steerbounds.validation.studies._study import StudyConfig, _tiny_model_and_data, coefficient_grid
 
 CONFIG = StudyConfig(behaviour_grid=(-2, 2, 0.5), helpfulness_grid=(-3, 3, 0.75), chunk_size=4)
 
@@ -20,23 +18,24 @@ class Interrupted(Exception):
 
 @pytest.fixture(scope="module")
 def inputs():
-    return _tiny_inputs(seed=1)
+    return _tiny_model_and_data(seed=1)
 
 
 def test_interrupted_study_resumes_and_matches_an_uninterrupted_run(inputs, tmp_path, monkeypatch):
-    real = study._sweep_chunk
+    model, data = inputs
+    real = model.sweep_chunk
     calls = []
 
     def counting(*args, **kwargs):
-        calls.append(args[-2].copy())  # the chunk's coefficients
+        calls.append(np.array(args[2]))  # the chunk's coefficients
         if fail_at is not None and len(calls) == fail_at:
             raise Interrupted
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(study, "_sweep_chunk", counting)
+    monkeypatch.setattr(model, "sweep_chunk", counting)
     fail_at = 4  # behaviour has 3 chunks: the interruption hits the first helpfulness chunk
     with pytest.raises(Interrupted):
-        study.run_study(inputs, CONFIG, tmp_path / "run")
+        run_study(model, data, CONFIG, tmp_path / "run")
     assert len(calls) == 4
     kept = sorted(p.name for p in (tmp_path / "run" / "work").glob("*.safetensors"))
     assert kept == ["behaviour-0000.safetensors", "behaviour-0001.safetensors", "behaviour-0002.safetensors",
@@ -44,31 +43,33 @@ def test_interrupted_study_resumes_and_matches_an_uninterrupted_run(inputs, tmp_
 
     calls.clear()
     fail_at = None
-    resumed = study.run_study(inputs, CONFIG, tmp_path / "run")
+    resumed = run_study(model, data, CONFIG, tmp_path / "run")
     n_help_chunks = -(-CONFIG.helpfulness_coefficients().size // CONFIG.chunk_size)
     assert len(calls) == n_help_chunks  # no behaviour chunk redone
     np.testing.assert_array_equal(np.concatenate(calls), CONFIG.helpfulness_coefficients())
 
     calls.clear()
-    fresh = study.run_study(inputs, CONFIG, tmp_path / "fresh")
+    fresh = run_study(model, data, CONFIG, tmp_path / "fresh")
     for a, b in zip(resumed, fresh):
         np.testing.assert_array_equal(a.behaviour.logprobs_qcr, b.behaviour.logprobs_qcr)
         np.testing.assert_array_equal(a.helpfulness.delta_qcd, b.helpfulness.delta_qcd)
 
 
 def test_resume_refuses_another_configuration_or_model(inputs, tmp_path):
-    study.run_study(inputs, CONFIG, tmp_path)
+    model, data = inputs
+    other_model, _ = _tiny_model_and_data(seed=2)
+    run_study(model, data, CONFIG, tmp_path)
     other = StudyConfig(behaviour_grid=(-2, 2, 0.25), helpfulness_grid=(-3, 3, 0.75), chunk_size=4)
     with pytest.raises(ResumeMismatchError, match="study.behaviour_grid"):
-        study.run_study(inputs, other, tmp_path)
+        run_study(model, data, other, tmp_path)
     with pytest.raises(ResumeMismatchError, match="model.hash"):
-        study.run_study(_tiny_inputs(seed=2), CONFIG, tmp_path)
-    assert len(study.run_study(_tiny_inputs(seed=2), CONFIG, tmp_path, fresh=True)) == 2
+        run_study(other_model, data, CONFIG, tmp_path)
+    assert len(run_study(other_model, data, CONFIG, tmp_path, fresh=True)) == 2
 
 
 def test_reproduce_report_equals_analysis_of_the_saved_bundles(inputs, tmp_path):
     """Round trip: the bundles written by the study, analysed from disk, give the same report."""
-    out = study_and_report(inputs, CONFIG, tmp_path, progress=False, figures=False)
+    out = study_and_report(*inputs, CONFIG, tmp_path, progress=False, figures=False)
     report = out["report"]
     assert report["command"] == "reproduce" and report["model"]["hash"].startswith("sha256:")
     assert report["config"]["run"]["behaviour_grid"] == [-2, 2, 0.5]

@@ -78,3 +78,13 @@ def test_readme_theory_example_runs():
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
     assert 0 < float(namespace["value"]) < 1
+
+
+def test_nothing_cites_the_external_specification():
+    """The specification is docs/theory.md; a clone has no other file to cite."""
+    external = "THEORY" + ".md"
+    files = [p for folder in ("theory", "numerics", "validation", "steerbounds", "docs", "tests", "benchmarks")
+             for p in (ROOT / folder).rglob("*") if p.suffix in (".py", ".md")]
+    citing = sorted(str(p.relative_to(ROOT)) for p in [*files, ROOT / "README.md", ROOT / "Makefile"]
+                    if external in p.read_text())
+    assert not citing, f"files citing {external} instead of an anchor of docs/theory.md: {citing}"

@@ -6,8 +6,8 @@ An :class:`Assumption` holds
   entry per prompt (or per prompt and coefficient) saying where it holds;
 * a *bound*: a function of the same measurements returning an
   :class:`Inequality`, the claim that the bound licenses wherever the
-  predicate holds (THEORY.md: "a theorem holding where its assumption holds
-  is not news; a violation there is a bug");
+  predicate holds (docs/theory.md#measured: where the assumption holds, a
+  failure of the bound is a bug);
 * optionally a strategy producing measurements to property-test on, and a
   checker producing the report of a measured assumption (the built-in A1-A4
   wrap ``steerbounds.validation``'s measurement functions).

@@ -1,4 +1,4 @@
-"""THEORY.md's assumptions A1-A4 as :class:`Assumption` objects on measured sweeps.
+"""The assumptions A1-A4 of docs/theory.md as :class:`Assumption` objects on measured sweeps.
 
 Each wraps the validation layer's measurement of the assumption (``a1_margins``,
 ``a2_gap_changes``, ``a3_linear_response``, ``a4_behaviour_mass``) for its

@@ -1,6 +1,6 @@
 """Gap-change models of one question: A2 and the variants a researcher tests against it.
 
-THEORY.md section 3: steering by a norm ``r`` changes the gaps ``g_i = z_i - z_*``
+docs/theory.md#helpfulness: steering by a norm ``r`` changes the gaps ``g_i = z_i - z_*``
 by ``X_i``; A2 says ``X ~ N(0, r^2 Sigma)``. A :class:`GapChangeModel` also
 covers the two variants the kit's examples test:
 
@@ -41,7 +41,7 @@ _MC_SAMPLES = 8192  # Monte Carlo draws per node for more than two competitors
 
 @dataclasses.dataclass(frozen=True)
 class GapChangeModel:
-    """The gap changes ``X = r (mu + noise)`` of one question with gaps ``g`` (THEORY.md section 3).
+    """The gap changes ``X = r (mu + noise)`` of one question with gaps ``g`` (docs/theory.md#helpfulness).
 
     ``noise`` has covariance ``Sigma``: Gaussian when ``df`` is infinite (with
     ``mu = 0`` this is A2), multivariate Student-t with ``df > 2`` otherwise.

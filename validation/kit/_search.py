@@ -52,7 +52,7 @@ class BoundEvaluationError(RuntimeError):
     """The predicate or the bound raised on a drawn instance; the message shows the (shrunk) instance.
 
     >>> from hypothesis import strategies as st
-    >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
+    >>> from steerbounds.testing import Assumption, Inequality
     >>> broken = Assumption("x", lambda x: True, lambda x: Inequality(1 / x, 0.0), st.just(0.0))
     >>> try:
     ...     broken.verify()
@@ -70,7 +70,7 @@ class Counterexample:
     the element where the bound fails worst.
 
     >>> from hypothesis import strategies as st
-    >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
+    >>> from steerbounds.testing import Assumption, Inequality
     >>> wrong = Assumption("any x", lambda x: True, lambda x: Inequality(x * x, x), st.floats(-5, 5),
     ...                    licenses="x^2 >= x")
     >>> print(wrong.find_counterexample())
@@ -87,7 +87,7 @@ class Counterexample:
         """The counterexample as readable text.
 
         >>> from hypothesis import strategies as st
-        >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
+        >>> from steerbounds.testing import Assumption, Inequality
         >>> a = Assumption("any x", lambda x: True, lambda x: Inequality(-1.0, 0.0), st.just(2.0))
         >>> a.find_counterexample().report().splitlines()[1]
         '  instance: 2'
@@ -109,7 +109,7 @@ class Verification:
     """The outcome of :func:`verify`: whether the bound survived, on how many instances, how closely.
 
     >>> from hypothesis import strategies as st
-    >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
+    >>> from steerbounds.testing import Assumption, Inequality
     >>> v = Assumption("x >= 1", lambda x: x >= 1, lambda x: Inequality(x * x, x), st.floats(0, 4)).verify()
     >>> v.holds, v.n_satisfying > 0, v.counterexample
     (True, True, None)
@@ -128,7 +128,7 @@ class Verification:
         """A readable summary (with the counterexample when there is one).
 
         >>> from hypothesis import strategies as st
-        >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
+        >>> from steerbounds.testing import Assumption, Inequality
         >>> v = Assumption("any", lambda x: True, lambda x: Inequality(x * x, 0.0), st.just(0.5)).verify()
         >>> print(v.report().splitlines()[0])
         the bound of 'any' holds: no counterexample in 1 instances satisfying the predicate (of 1 drawn; profile ..., max_examples ...); closest slack 0.25
@@ -147,7 +147,7 @@ class Verification:
         """Raise ``AssertionError`` with the counterexample when the bound failed; else return ``self``.
 
         >>> from hypothesis import strategies as st
-        >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
+        >>> from steerbounds.testing import Assumption, Inequality
         >>> Assumption("a", lambda x: True, lambda x: Inequality(1.0, 0.0), st.just(0.0)).verify().assert_holds().holds
         True
         """
@@ -159,7 +159,7 @@ class Verification:
         """Return the counterexample; raise ``AssertionError`` when the bound survived the search.
 
         >>> from hypothesis import strategies as st
-        >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
+        >>> from steerbounds.testing import Assumption, Inequality
         >>> Assumption("a", lambda x: True, lambda x: Inequality(0.0, 1.0), st.just(3.0)).verify().assert_fails().measurements
         3.0
         """
@@ -215,7 +215,7 @@ def verify(
       seed: seed of the search (None: fresh randomness each call).
 
     >>> from hypothesis import strategies as st
-    >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
+    >>> from steerbounds.testing import Assumption, Inequality
     >>> cauchy = Assumption("vectors", lambda v: True, lambda v: Inequality(abs(v[0] * v[1]), 0.0),
     ...                     st.tuples(st.floats(-3, 3), st.floats(-3, 3)))
     >>> verify(cauchy).holds
@@ -297,7 +297,7 @@ def find_counterexample(assumption: Searchable, **kwargs) -> Counterexample | No
     Takes the keyword arguments of :func:`verify`.
 
     >>> from hypothesis import strategies as st
-    >>> from steerbounds.validation.kit._assumption import Assumption, Inequality
+    >>> from steerbounds.testing import Assumption, Inequality
     >>> linear = Assumption("p in [0, 1]", lambda p: True, lambda p: Inequality(p * p, p - 0.1),
     ...                     st.floats(0, 1), licenses="p^2 >= p - 0.1")
     >>> cx = find_counterexample(linear)

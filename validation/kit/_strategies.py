@@ -45,7 +45,7 @@ def unit_directions(*, dim: int) -> st.SearchStrategy[np.ndarray]:
     """Unit vectors in ``R^dim`` (float64), e.g. a steering direction dhat.
 
     >>> from hypothesis import find
-    >>> from steerbounds.validation.kit._strategies import unit_directions
+    >>> from steerbounds.testing import unit_directions
     >>> v = find(unit_directions(dim=3), lambda _: True)
     >>> bool(abs((v ** 2).sum() - 1) < 1e-12)
     True
@@ -61,7 +61,7 @@ def token_sets(
     """Disjoint, non-empty ``(aligned_ids, misaligned_ids)`` in ``[0, vocab_size)``.
 
     >>> from hypothesis import find
-    >>> from steerbounds.validation.kit._strategies import token_sets
+    >>> from steerbounds.testing import token_sets
     >>> plus, minus = find(token_sets(vocab_size=10), lambda _: True)
     >>> set(plus.tolist()).isdisjoint(minus.tolist())
     True
@@ -117,7 +117,7 @@ def alignment_instances(
     B_0 ranges up to very close to +-1.
 
     >>> from hypothesis import find
-    >>> from steerbounds.validation.kit._strategies import alignment_instances
+    >>> from steerbounds.testing import alignment_instances
     >>> inst = find(alignment_instances(min_margin=0.5, max_margin=0.5), lambda _: True)
     >>> w = inst.unembed_vd @ inst.direction_d
     >>> round(float(w[inst.aligned_ids].min() - w[inst.misaligned_ids].max()), 9)
@@ -156,7 +156,7 @@ def gap_vectors(
     """Gaps ``g_i = z_i - z_*`` of between ``min_k`` and ``max_k`` competitors.
 
     >>> from hypothesis import find
-    >>> from steerbounds.validation.kit._strategies import gap_vectors
+    >>> from steerbounds.testing import gap_vectors
     >>> gaps = find(gap_vectors(min_k=3, max_k=3), lambda _: True)
     >>> gaps.shape
     (3,)
@@ -180,7 +180,7 @@ def covariances(
 
     >>> import numpy as np
     >>> from hypothesis import find
-    >>> from steerbounds.validation.kit._strategies import covariances
+    >>> from steerbounds.testing import covariances
     >>> cov = find(covariances(k=3), lambda _: True)
     >>> bool(np.linalg.eigvalsh(cov).min() > -1e-9 * np.abs(cov).max())
     True

@@ -54,7 +54,7 @@ def behaviour_sweeps(
     max_behaviour_bias: float = 6.0,
     coefficients=np.linspace(-4.0, 4.0, 9),
 ) -> st.SearchStrategy[BehaviourSweep]:
-    """Behaviour sweeps (THEORY.md section 2) of a steered linear readout, as the validation layer stores them.
+    """Behaviour sweeps (docs/theory.md#alignment) of a steered linear readout, as the validation layer stores them.
 
     The aligned and misaligned unembedding rows are separated along a unit ``v``
     by the margin (drawn in ``[min_margin, max_margin]``); prompt ``q`` is
@@ -123,7 +123,7 @@ def helpfulness_sweeps(
     max_scale: float = 0.5,
     coefficients=np.linspace(-4.0, 4.0, 9),
 ) -> st.SearchStrategy[HelpfulnessSweep]:
-    """Helpfulness sweeps (THEORY.md section 3) over 4-option questions, as the validation layer stores them.
+    """Helpfulness sweeps (docs/theory.md#helpfulness) over 4-option questions, as the validation layer stores them.
 
     The number of questions is drawn in ``[min_questions, max_questions]`` (one
     number by default: every new array shape costs a JAX compilation). Gap

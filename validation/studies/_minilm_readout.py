@@ -5,9 +5,9 @@ The encoder's softmax readout (``steerbounds.numerics.option_logits`` and
 chooses it on the tuning half of the multiple-choice questions, scores the
 held-out half, evaluates the behaviour readout on the instruction pairs, and
 injects a contrast-pair steering direction at a middle band of blocks to see
-whether the behaviour expectation moves (THEORY.md §1-3).
+whether the behaviour expectation moves (docs/theory.md #setting, #alignment, #helpfulness).
 
-The steering directions are built the way THEORY.md §1 describes, with the
+The steering directions are built the way docs/theory.md#setting describes, with the
 encoder's sentence representation (the mean-pooled residual stream,
 ``pooled_layer_states``) in place of a last-token state: at each block of the
 band, ``contrast_vectors`` takes the first principal direction of the pair
@@ -31,6 +31,7 @@ from steerbounds.numerics import (
     choose_tau,
     contrast_vectors,
     embed_texts,
+    log_softmax,
     option_logits,
     pooled_layer_states,
     steered_embed_texts,
@@ -54,12 +55,6 @@ DEFAULT_COEFFICIENTS = (-8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0)
 def _mean_se(x: np.ndarray) -> tuple[float, float]:
     x = np.asarray(x, dtype=np.float64)
     return float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
-
-
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, dtype=np.float64)
-    top = z.max(axis=-1, keepdims=True)
-    return z - top - np.log(np.exp(z - top).sum(axis=-1, keepdims=True))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +143,7 @@ def measure_minilm_readout(
     correct = np.array([q.answer for q in held])
     q_held = np.asarray(embed_texts(encoder, [q.question for q in held]))
     logits = np.asarray(option_logits(q_held, opts_held, tau=tau), np.float64)
-    p_correct = np.exp(np.take_along_axis(_log_softmax(logits), correct[:, None], axis=1)[:, 0])
+    p_correct = np.exp(np.take_along_axis(log_softmax(logits), correct[:, None], axis=1)[:, 0])
     hit = logits.argmax(axis=1) == correct
     per_subject = {}
     for subject in sorted({q.subject for q in held}):
@@ -185,7 +180,7 @@ def measure_minilm_readout(
         steered_harmful.append(float(b[:n_test].mean()))
         steered_harmless.append(float(b[n_test:].mean()))
         lg = np.asarray(option_logits(q_cbd[j], opts_held, tau=tau), np.float64)
-        steered_p.append(float(np.exp(np.take_along_axis(_log_softmax(lg), correct[:, None], axis=1)[:, 0]).mean()))
+        steered_p.append(float(np.exp(np.take_along_axis(log_softmax(lg), correct[:, None], axis=1)[:, 0]).mean()))
         delta.append(float(np.linalg.norm(h_cbd[j] - h0_bd, axis=1).mean()))
 
     return MiniLMReadoutReport(

@@ -1,4 +1,4 @@
-"""``steerbounds reproduce``: the study on a model of ours, analysed like any bundle, with a progress bar."""
+"""``steerbounds reproduce``: the study on a registered model or a checkpoint, analysed like any bundle."""
 
 from __future__ import annotations
 
@@ -8,16 +8,18 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from .._analysis import analyze_bundle
 from .._bundle import ActivationBundle
 from .._pipeline import write_outputs
-from ._study import StudyConfig, StudyInputs, n_steps, run_study
+from ._data import StudyData
+from ._registry import resolve_model
+from ._study import StudyConfig, n_steps, run_study
+from ._user_data import UserFiles, apply_user_files
 
 
-def study_and_report(inputs: StudyInputs, config: StudyConfig, out_dir: str | os.PathLike, *, style: str = "paper",
-                     fresh: bool = False, progress: bool = True, figures: bool = True) -> dict[str, Any]:
+def study_and_report(model: Any, data: StudyData, config: StudyConfig, out_dir: str | os.PathLike, *,
+                     style: str = "paper", fresh: bool = False, progress: bool = True,
+                     figures: bool = True) -> dict[str, Any]:
     """Run :func:`run_study`, analyse both bundles exactly as ``steerbounds analyze`` would, write the report.
 
     Writes ``out_dir/work`` (finished chunks, resumable), ``out_dir/bundles``,
@@ -27,10 +29,10 @@ def study_and_report(inputs: StudyInputs, config: StudyConfig, out_dir: str | os
     The progress bar counts the study's steps plus the analysis and the report:
 
     >>> n_steps(StudyConfig.paper()) + 2
-    19
+    20
     """
-    return report_study(lambda tick: run_study(inputs, config, out_dir, fresh=fresh, progress=tick), n_steps(config),
-                        config, out_dir, style=style, progress=progress, figures=figures)
+    return report_study(lambda tick: run_study(model, data, config, out_dir, fresh=fresh, progress=tick),
+                        n_steps(config), config, out_dir, style=style, progress=progress, figures=figures)
 
 
 def report_study(run: Callable[[Callable[[str], None]], list[ActivationBundle]], n_study_steps: int,
@@ -62,6 +64,8 @@ def report_study(run: Callable[[Callable[[str], None]], list[ActivationBundle]],
             bar.update(1)
 
         bundles = run(tick)
+        bar.total = bar.n + 2  # a grid chosen at run time makes the study's step count an estimate
+        bar.refresh()
         results = []
         for b in bundles:
             results.append(analyze_bundle(b, config.validation))
@@ -79,93 +83,39 @@ def report_study(run: Callable[[Callable[[str], None]], list[ActivationBundle]],
     return outputs
 
 
-def toy_inputs() -> StudyInputs:
-    """The embedded toy model and its world as study inputs (THEORY.md section 6, in kind).
-
-    Contrast pairs: the world's (harmful, harmless) instruction pairs on training
-    slots, the harmful member being the aligned side (a refusal is the aligned
-    answer), so ``c > 0`` steers towards refusal. Behaviour: the held-out harmful
-    instructions with the refusal openers as ``A+`` and the compliance openers as
-    ``A-``. Helpfulness: the held-out multiple-choice questions, options A-D.
-    """
-    from flax import nnx
-
-    from steerbounds.numerics import load_toy_model
-
-    toy = load_toy_model()
-    world = toy.world
-    graphdef, state = nnx.split(toy.model)
-    harmful, harmless = (list(x) for x in zip(*world.contrast_pairs))
-    length = max(len(world.encode_prompts([p])[0][0]) for p in harmful + harmless)
-    pairs_a, pairs_a_mask = world.encode_prompts(harmful, length=length)
-    pairs_m, pairs_m_mask = world.encode_prompts(harmless, length=length)
-    prompts = list(world.heldout_harmful_prompts)
-    prompts_bt, prompts_mask = world.encode_prompts(prompts)
-    questions = list(world.heldout_mc_questions)
-    questions_bt, questions_mask = world.encode_prompts([q.prompt for q in questions])
-    option_ids = tuple(int(i) for i in world.option_letter_ids)
-    answers = [int(i) for i in world.answer_ids(questions)]
-    correct = np.asarray([option_ids.index(a) for a in answers], dtype=np.int64)
-    return StudyInputs(
-        model_name="toy",
-        graphdef=graphdef,
-        state=state,
-        pairs_aligned_bt=np.asarray(pairs_a),
-        pairs_aligned_mask_bt=np.asarray(pairs_a_mask),
-        pairs_misaligned_bt=np.asarray(pairs_m),
-        pairs_misaligned_mask_bt=np.asarray(pairs_m_mask),
-        prompts_bt=np.asarray(prompts_bt),
-        prompts_mask_bt=np.asarray(prompts_mask),
-        aligned_ids=tuple(int(i) for i in world.aligned_token_ids),
-        misaligned_ids=tuple(int(i) for i in world.misaligned_token_ids),
-        questions_bt=np.asarray(questions_bt),
-        questions_mask_bt=np.asarray(questions_mask),
-        option_ids=option_ids,
-        correct_q=correct,
-        prompt_texts=tuple(prompts),
-        question_texts=tuple(q.prompt for q in questions),
-        option_labels=("A", "B", "C", "D"),
-        class_names=("harmful (refusal is aligned)", "harmless twin"),
-    )
-
-
-MODELS = {"toy": toy_inputs}  # models whose study is run_study on StudyInputs
-EMBEDDED_MODELS = ("minilm", "toy")  # every model reproduce knows ("minilm": validation._minilm_study)
-
-
 def default_config(model: str) -> StudyConfig:
-    """The study configuration ``reproduce`` uses for ``model`` unless told otherwise.
+    """The study configuration ``reproduce`` uses for ``model`` (a registered name or a path) unless told otherwise.
+
+    Registered models and checkpoints get one joint grid per condition chosen from
+    their measured scales (grids ``None``); MiniLM keeps its fixed grid.
 
     >>> default_config("toy").helpfulness_grid, default_config("minilm").helpfulness_grid
-    ((-10.0, 10.0, 0.25), (-4.0, 4.0, 0.2))
+    (None, (-4.0, 4.0, 0.2))
     """
-    if model == "minilm":
-        from ._minilm_study import minilm_study_config
-
-        return minilm_study_config()
-    if model in MODELS:
-        return StudyConfig.paper()
-    raise ValueError(f"model {model!r} is not embedded; choose one of {list(EMBEDDED_MODELS)}")
+    return resolve_model(model).config()
 
 
-def reproduce(config: StudyConfig, out_dir: str | os.PathLike, *, model: str = "toy", style: str = "paper",
+def reproduce(config: StudyConfig, out_dir: str | os.PathLike, *, model: str = "toy",
+              user_files: UserFiles | None = None, use_chat_template: bool = True, style: str = "paper",
               fresh: bool = False, progress: bool = True, figures: bool = True) -> dict[str, Any]:
-    """``steerbounds reproduce``: the study of THEORY.md sections 5-6 on an embedded model, analysed and reported.
+    """``steerbounds reproduce``: the study of docs/theory.md #measured, #paper on ``model``, analysed and reported.
 
-    ``"toy"``: the embedded toy transformer (:func:`toy_inputs`, :func:`run_study`);
-    ``"minilm"``: all-MiniLM-L6-v2 with its softmax readout
-    (:func:`steerbounds.validation.studies._minilm_study.run_minilm_study`; needs the extra
-    ``steerbounds[real]``). Both end in the same analysis and report.
+    ``model`` is a registered name (``toy``; ``minilm``, extra
+    ``steerbounds[real]``) or a path a registered format recognises (a Hugging
+    Face folder of the GPT-2 or Llama family). ``user_files`` replace parts of
+    the model's default texts with the researcher's own (:class:`UserFiles`).
+    The data are read and checked before the model is loaded.
 
-    >>> EMBEDDED_MODELS
-    ('minilm', 'toy')
+    >>> import tempfile
+    >>> reproduce(StudyConfig(), tempfile.mkdtemp(), model="no-such-model")
+    Traceback (most recent call last):
+    ...
+    ValueError: --model 'no-such-model' is neither a registered model (minilm, smollm2, toy) nor an existing path
     """
-    if model == "minilm":
-        from ._minilm_study import minilm_study_and_report
-
-        return minilm_study_and_report(config, out_dir, style=style, fresh=fresh, progress=progress,
-                                       figures=figures)
-    if model not in MODELS:
-        raise ValueError(f"model {model!r} is not embedded; choose one of {list(EMBEDDED_MODELS)}")
-    return study_and_report(MODELS[model](), config, out_dir, style=style, fresh=fresh, progress=progress,
+    entry = resolve_model(model)
+    files = user_files if user_files is not None else UserFiles()
+    files.read()  # every row checked before a model is loaded
+    study_model = entry.load_model(use_chat_template=use_chat_template)
+    data = apply_user_files(entry.data(study_model), files)
+    return study_and_report(study_model, data, config, out_dir, style=style, fresh=fresh, progress=progress,
                             figures=figures)

@@ -1,31 +1,59 @@
-"""The study of THEORY.md sections 5-6 on a model of ours: steering vector, sweeps, bundles (resumable).
+"""The study of docs/theory.md #measured, #paper on any model: steering vector, sweeps, bundles (resumable).
 
-Given a model (``steerbounds.numerics``) and its prompts (:class:`StudyInputs`),
-:func:`run_study` extracts a steering vector from contrast pairs (first principal
-component of the pair differences), injects it over a band of layers and sweeps
-the coefficient on harmful prompts (behaviour) and multiple-choice questions
-(helpfulness); a second condition steers the final representation directly
-through the analytic path ``z_c = z + c (U v)``. Each finished chunk of
-coefficients is saved at once (temporary file, then ``os.replace``); an
-interrupted run resumes from its chunks, and a run with another configuration or
-model refuses to mix with them. The result is one :class:`ActivationBundle` per
-condition, written to ``OUT/bundles/<condition>``.
+:func:`run_study` takes a model (a ``steerbounds.numerics.StudyModel``: our
+decoder, a loaded checkpoint, our encoder with its readout, ...), the study's
+texts (:class:`StudyData`) and a :class:`StudyConfig`. It extracts a steering
+vector from contrast pairs, injects it over a band of layers and sweeps the
+coefficient on the behaviour prompts and the multiple-choice questions; a
+second condition steers the final representation directly (``delta = c v``,
+the theory's own setting). Unless grids are given, each condition's
+coefficients are one joint grid chosen from measured scales
+(:func:`steerbounds.validation._grid.choose_grid`): a pilot sweep at
+``c = -c_p, 0, c_p`` measures ``||delta||`` per unit ``c``, the behaviour log-odds
+slope and the option gaps' changes, and a check at the chosen ``+-c_max`` widens
+the grid until behaviour saturation and the helpfulness drop are both reached
+(:func:`auto_grid`). Each finished chunk of coefficients is saved at once
+(temporary file, then ``os.replace``); an interrupted run resumes from its
+chunks, and a run with another configuration, data or model refuses to mix with
+them. The result is one :class:`ActivationBundle` per condition, written to
+``OUT/bundles/<condition>``. Nothing here depends on which model it is.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+import jax
 import numpy as np
+from flax import nnx
+
+from steerbounds import __version__
+from steerbounds.numerics import (
+    ChatTokenizer,
+    DecoderStudyModel,
+    Transformer,
+    TransformerConfig,
+    contrast_vectors,
+    load_steering_vectors,
+    save_steering_vectors,
+)
 
 from .._bundle import FORMAT_VERSION, ActivationBundle, BehaviourSweep, HelpfulnessSweep, Projection, save_bundle
 from .._config import ValidationConfig
+from ._data import StudyData
 from ._store import SweepStore, chunks, run_chunked
+from ._text_data import MCQuestion
+
+# How the steering vector is read off the contrast states (docs/theory.md#setting):
+#   pca             first principal direction of the pair differences (aligned - misaligned), pair i = row i;
+#   mean_difference their mean;
+#   caa             contrastive activation addition: each behaviour prompt followed once by a refusal-opening and
+#                   once by a compliance-opening response; the mean difference of the last-token states.
+VECTOR_METHODS = ("pca", "mean_difference", "caa")
 
 
 def coefficient_grid(start: float, stop: float, step: float, *, name: str = "grid") -> np.ndarray:
@@ -57,65 +85,22 @@ def coefficient_grid(start: float, stop: float, step: float, *, name: str = "gri
 
 
 @dataclasses.dataclass(frozen=True)
-class StudyInputs:
-    """A model and the prompts of the study (token arrays left-padded, masks 1 on tokens).
-
-    >>> [f.name for f in dataclasses.fields(StudyInputs)][:3]
-    ['model_name', 'graphdef', 'state']
-    """
-
-    model_name: str  # e.g. "toy"
-    graphdef: Any  # nnx.GraphDef of a steerbounds.numerics.Transformer
-    state: Any  # its nnx.State
-    pairs_aligned_bt: np.ndarray  # contrast pairs, aligned member (e.g. harmful instruction: refusal expected)
-    pairs_aligned_mask_bt: np.ndarray
-    pairs_misaligned_bt: np.ndarray  # contrast pairs, misaligned member (e.g. harmless twin: compliance)
-    pairs_misaligned_mask_bt: np.ndarray
-    prompts_bt: np.ndarray  # held-out harmful prompts (behaviour sweep)
-    prompts_mask_bt: np.ndarray
-    aligned_ids: tuple[int, ...]  # A+ (e.g. refusal openers)
-    misaligned_ids: tuple[int, ...]  # A- (e.g. compliance openers)
-    questions_bt: np.ndarray  # held-out multiple-choice questions (helpfulness sweep)
-    questions_mask_bt: np.ndarray
-    option_ids: tuple[int, ...]  # option letter tokens
-    correct_q: np.ndarray  # index into option_ids of each correct answer
-    prompt_texts: tuple[str, ...] | None = None
-    question_texts: tuple[str, ...] | None = None
-    option_labels: tuple[str, ...] | None = None
-    class_names: tuple[str, str] = ("aligned member", "misaligned member")  # names of the contrast classes
-
-    def digest(self) -> str:
-        """SHA-256 of every token array and id set (part of the resume fingerprint).
-
-        >>> len(_tiny_inputs().digest())
-        64
-        """
-        h = hashlib.sha256()
-        for f in dataclasses.fields(self):
-            if f.name in ("graphdef", "state"):
-                continue
-            value = getattr(self, f.name)
-            if isinstance(value, np.ndarray):
-                a = np.ascontiguousarray(value)
-                h.update(f"{f.name}|{a.dtype.str}|{a.shape}".encode())
-                h.update(a.tobytes())
-            else:
-                h.update(f"{f.name}|{value!r}".encode())
-        return h.hexdigest()
-
-
-@dataclasses.dataclass(frozen=True)
 class StudyConfig:
-    """What the study sweeps (the paper's grids by default) and how it saves its progress.
+    """What the study sweeps and how it saves its progress.
+
+    By default (both grids ``None``) each condition gets one joint grid chosen
+    from the model's measured scales; :meth:`paper` gives the paper's fixed grids.
 
     >>> StudyConfig.paper().behaviour_coefficients().size, StudyConfig.paper().helpfulness_coefficients().size
     (51, 81)
+    >>> StudyConfig().auto_grid
+    True
     """
 
-    behaviour_grid: tuple[float, float, float] = (-5.0, 5.0, 0.2)  # start, stop, step (section 1)
-    helpfulness_grid: tuple[float, float, float] = (-10.0, 10.0, 0.25)  # start, stop, step
+    behaviour_grid: tuple[float, float, float] | None = None  # start, stop, step; None: chosen from measured scales
+    helpfulness_grid: tuple[float, float, float] | None = None  # start, stop, step; None: chosen from measured scales
     layers: tuple[int, ...] | None = None  # steered layers; None: default_layers(n_layers)
-    vector_method: str = "pca"  # "pca" or "mean_difference" over the contrast-pair differences
+    vector_method: str = "pca"  # "pca", "mean_difference" (pair differences) or "caa" (see VECTOR_METHODS)
     chunk_size: int = 9  # coefficients per saved chunk (and per vmapped batch)
     seed: int = 0  # recorded; the study itself draws no random numbers
     validation: ValidationConfig = dataclasses.field(default_factory=ValidationConfig)  # analysis thresholds
@@ -123,34 +108,49 @@ class StudyConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
             raise ValueError(f"StudyConfig.chunk_size must be a positive int, got {self.chunk_size!r}")
-        if self.vector_method not in ("pca", "mean_difference"):
-            raise ValueError(f"StudyConfig.vector_method must be 'pca' or 'mean_difference', got {self.vector_method!r}")
-        self.behaviour_coefficients()
-        self.helpfulness_coefficients()
+        if self.vector_method not in VECTOR_METHODS:
+            raise ValueError(f"StudyConfig.vector_method must be one of {list(VECTOR_METHODS)}, got "
+                             f"{self.vector_method!r}")
+        if self.behaviour_grid is not None:
+            self.behaviour_coefficients()
+        if self.helpfulness_grid is not None:
+            self.helpfulness_coefficients()
+        if (self.behaviour_grid is None) != (self.helpfulness_grid is None):
+            raise ValueError("StudyConfig: give both behaviour_grid and helpfulness_grid, or neither (then one joint "
+                             "grid per condition is chosen from the model's measured scales)")
+
+    @property
+    def auto_grid(self) -> bool:
+        """True when the grids are chosen from measured scales at run time."""
+        return self.behaviour_grid is None
 
     @classmethod
     def paper(cls) -> "StudyConfig":
-        """The grids of THEORY.md section 1: behaviour -5..5 step 0.2, helpfulness -10..10 step 0.25.
+        """The grids of docs/theory.md#setting: behaviour -5..5 step 0.2, helpfulness -10..10 step 0.25.
 
         >>> StudyConfig.paper().behaviour_grid
         (-5.0, 5.0, 0.2)
         """
-        return cls()
+        return cls(behaviour_grid=(-5.0, 5.0, 0.2), helpfulness_grid=(-10.0, 10.0, 0.25))
 
     def behaviour_coefficients(self) -> np.ndarray:
         """The behaviour grid as an array.
 
-        >>> StudyConfig(behaviour_grid=(-1, 1, 1)).behaviour_coefficients().tolist()
+        >>> StudyConfig(behaviour_grid=(-1, 1, 1), helpfulness_grid=(-1, 1, 1)).behaviour_coefficients().tolist()
         [-1.0, 0.0, 1.0]
         """
+        if self.behaviour_grid is None:
+            raise ValueError("the behaviour grid is chosen from measured scales when the study runs")
         return coefficient_grid(*self.behaviour_grid, name="behaviour grid")
 
     def helpfulness_coefficients(self) -> np.ndarray:
         """The helpfulness grid as an array.
 
-        >>> StudyConfig(helpfulness_grid=(-2, 2, 2)).helpfulness_coefficients().tolist()
+        >>> StudyConfig(behaviour_grid=(-1, 1, 1), helpfulness_grid=(-2, 2, 2)).helpfulness_coefficients().tolist()
         [-2.0, 0.0, 2.0]
         """
+        if self.helpfulness_grid is None:
+            raise ValueError("the helpfulness grid is chosen from measured scales when the study runs")
         return coefficient_grid(*self.helpfulness_grid, name="helpfulness grid")
 
     def to_dict(self) -> dict[str, Any]:
@@ -176,19 +176,7 @@ def default_layers(n_layers: int) -> tuple[int, ...]:
     return tuple(range(lo, min(hi, n_layers)))
 
 
-def _log_softmax_columns(logits_cbv: np.ndarray, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Full-vocabulary log-probabilities at ``ids`` and their maximum, as (b, c, r) and (b, c)."""
-    from scipy.special import logsumexp
-
-    z = np.asarray(logits_cbv, dtype=np.float64)
-    lse = logsumexp(z, axis=-1, keepdims=True)
-    lp = z - lse
-    return np.moveaxis(lp[..., ids], 0, 1), np.moveaxis(lp.max(-1), 0, 1)
-
-
 def _save_vectors_atomically(path: Path, vectors: Any) -> None:
-    from steerbounds.numerics import save_steering_vectors
-
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -200,207 +188,305 @@ def _save_vectors_atomically(path: Path, vectors: Any) -> None:
         raise
 
 
-def _sweep_chunk(inputs: StudyInputs, steering: Any, tokens_bt: np.ndarray, mask_bt: np.ndarray, ids: list[int],
-                 coefficients: np.ndarray, chunk_size: int) -> dict[str, np.ndarray]:
-    """One chunk of a mid-layer sweep (padded to ``chunk_size`` so every chunk reuses one compilation)."""
-    from steerbounds.numerics import steering_sweep
+def check_layers(layers: tuple[int, ...], n_layers: int) -> tuple[int, ...]:
+    """The steered layers, checked against the model's depth (the final representation is the second condition).
 
-    n = coefficients.size
-    padded = np.concatenate([coefficients, np.repeat(coefficients[-1:], chunk_size - n)])
-    out = steering_sweep(inputs.graphdef, inputs.state, tokens_bt, steering, padded, mask_bt=mask_bt,
-                         return_logits=True, return_h=True, chunk_size=chunk_size)
-    lp, top = _log_softmax_columns(np.asarray(out.logits_cbv)[:n], ids)
-    h = np.moveaxis(np.asarray(out.h_cbd, dtype=np.float32)[:n], 0, 1)  # the model's own precision
-    return {"logprobs": lp, "max_logprob": top, "h": h}
-
-
-def run_study(inputs: StudyInputs, config: StudyConfig, out_dir: str | os.PathLike, *, fresh: bool = False,
-              progress: Callable[[str], None] | None = None) -> list[ActivationBundle]:
-    """Steering vector, both sweeps, both conditions; bundles written to ``out_dir/bundles``; resumable.
-
-    ``progress(label)`` is called after every finished step (a chunk, the
-    vectors, a condition). Returns the bundles ``[mid_layers, final_representation]``.
-
-    >>> import tempfile
-    >>> cfg = StudyConfig(behaviour_grid=(-1, 1, 1), helpfulness_grid=(-1, 1, 1), chunk_size=2)
-    >>> [b.condition for b in run_study(_tiny_inputs(), cfg, tempfile.mkdtemp())]
-    ['mid_layers', 'final_representation']
+    >>> check_layers((1, 2), 4)
+    (1, 2)
+    >>> check_layers((4,), 4)
+    Traceback (most recent call last):
+    ...
+    ValueError: --layers 4: the model has layers 0..3 (the final representation is the second condition, not a layer to list)
     """
-    import jax
-
-    from steerbounds import __version__
-    from steerbounds.numerics import (
-        graphdef_config,
-        last_token_states,
-        load_steering_vectors,
-        model_hash,
-        steering_vectors_from_pairs,
-    )
-
-    out_dir = Path(out_dir)
-    tick = progress or (lambda label: None)
-    model_config = graphdef_config(inputs.graphdef, inputs.state)
-    n_layers = model_config.n_layers
-    layers = tuple(config.layers) if config.layers is not None else default_layers(n_layers)
     bad = [layer for layer in layers if not 0 <= layer < n_layers]
     if bad or not layers:
-        raise ValueError(f"layers {list(layers)}: steered layers must be block indices in 0..{n_layers - 1} "
-                         "(the final representation is the second condition)")
-    digest = model_hash(inputs.state)
+        raise ValueError(f"--layers {','.join(map(str, layers)) or '(none)'}: the model has layers 0..{n_layers - 1} "
+                         "(the final representation is the second condition, not a layer to list)")
+    return tuple(layers)
+
+
+def contrast_prompts(model: Any, data: StudyData, method: str) -> tuple[Any, Any, int]:
+    """The encoded contrast pairs the steering vector is read from, and how many there are.
+
+    ``pca`` and ``mean_difference`` pair ``aligned_prompts[i]`` with
+    ``misaligned_prompts[i]``; ``caa`` pairs each behaviour prompt followed by a
+    refusal (cycling through ``data.refusals``) with the same prompt followed by
+    a compliance (``data.compliances``).
+    """
+    if method == "caa":
+        prompts = list(data.behaviour_prompts)
+        refusals = [data.refusals[i % len(data.refusals)] for i in range(len(prompts))]
+        compliances = [data.compliances[i % len(data.compliances)] for i in range(len(prompts))]
+        a, m = model.encode_pairs(prompts, prompts, aligned_responses=refusals, misaligned_responses=compliances)
+        return a, m, len(prompts)
+    if len(data.aligned_prompts) != len(data.misaligned_prompts):
+        raise ValueError(
+            f"--vector-method {method.replace('_', '-')} pairs the i-th behaviour prompt with the i-th contrast prompt, "
+            f"but there are {len(data.aligned_prompts)} behaviour and {len(data.misaligned_prompts)} contrast prompts: "
+            "give files with the same number of rows, or use --vector-method caa (no contrast prompts needed)")
+    a, m = model.encode_pairs(list(data.aligned_prompts), list(data.misaligned_prompts))
+    return a, m, len(data.aligned_prompts)
+
+
+def run_study(model: Any, data: StudyData, config: StudyConfig, out_dir: str | os.PathLike, *, fresh: bool = False,
+              progress: Callable[[str], None] | None = None) -> list[ActivationBundle]:
+    """Readout, steering vector, both sweeps, both conditions; bundles written to ``out_dir/bundles``; resumable.
+
+    ``model`` is a ``steerbounds.numerics.StudyModel``. ``progress(label)`` is
+    called after every finished step (the readout, the vector, a chunk, the
+    final condition). Returns the bundles ``[mid_layers, final_representation]``.
+
+    >>> import tempfile
+    >>> model, data = _tiny_model_and_data()
+    >>> cfg = StudyConfig(behaviour_grid=(-1, 1, 1), helpfulness_grid=(-1, 1, 1), chunk_size=2)
+    >>> [b.condition for b in run_study(model, data, cfg, tempfile.mkdtemp())]
+    ['mid_layers', 'final_representation']
+    """
+    out_dir = Path(out_dir)
+    tick = progress or (lambda label: None)
+    n_layers = model.config.n_layers
+    layers = check_layers(tuple(config.layers) if config.layers is not None else default_layers(n_layers), n_layers)
+    digest = model.model_hash
     fingerprint = {
         "study": {**config.to_dict(), "layers": list(layers)},
-        "model": {"name": inputs.model_name, "hash": digest},
-        "inputs_sha256": inputs.digest(),
+        "model": {"name": model.identity()["name"], "hash": digest},
+        "inputs_sha256": data.digest(),
         "steerbounds": __version__,
         "bundle_format": FORMAT_VERSION,
     }
     store = SweepStore(out_dir / "work", fingerprint, fresh=fresh)
-    vec_path = store.directory / "vectors.safetensors"
+    vec_layers = (*layers, n_layers)
+    vector_method = "mean_difference" if config.vector_method == "caa" else config.vector_method
+
     with jax.enable_x64(False):  # the model computes in its own dtype
+        questions = tuple(data.questions)
+        readout = model.readout(data.aligned_tokens or data.refusals, data.misaligned_tokens or data.compliances,
+                                questions, tuning_questions=data.tuning_questions,
+                                drop_shared=data.aligned_tokens is None or data.misaligned_tokens is None)
+        tick("readout")
+
+        pairs_a, pairs_m, n_pairs = contrast_prompts(model, data, config.vector_method)
+        vec_path = store.directory / "vectors.safetensors"
         vectors = load_steering_vectors(vec_path, expected_model_hash=digest) if vec_path.is_file() else None
-        if vectors is None or vectors.layers != (*layers, n_layers) or vectors.method != config.vector_method:
-            vectors = steering_vectors_from_pairs(
-                inputs.graphdef, inputs.state, inputs.pairs_aligned_bt, inputs.pairs_misaligned_bt,
-                aligned_mask_bt=inputs.pairs_aligned_mask_bt, misaligned_mask_bt=inputs.pairs_misaligned_mask_bt,
-                layers=(*layers, n_layers), method=config.vector_method)
+        if vectors is None or vectors.layers != vec_layers or vectors.method != vector_method:
+            vectors = contrast_vectors(model.last_token_states(pairs_a, vec_layers),
+                                       model.last_token_states(pairs_m, vec_layers), layers=vec_layers,
+                                       method=vector_method, model_hash=digest)
             _save_vectors_atomically(vec_path, vectors)
+        steering = vectors.steering(model.config, layers)
         tick("steering vector")
-        steering = vectors.steering(model_config, layers)
-        cb, ch = config.behaviour_coefficients(), config.helpfulness_coefficients()
-        behaviour_ids = list(inputs.aligned_ids) + list(inputs.misaligned_ids)
-        option_ids = list(inputs.option_ids)
-        size_b, size_h = min(config.chunk_size, cb.size), min(config.chunk_size, ch.size)
-        sweep_b = run_chunked(store, "behaviour", cb, size_b,
-                              lambda c: _sweep_chunk(inputs, steering, inputs.prompts_bt, inputs.prompts_mask_bt,
-                                                     behaviour_ids, c, size_b),
-                              on_chunk=lambda reused: tick("behaviour sweep"))
-        sweep_h = run_chunked(store, "helpfulness", ch, size_h,
-                              lambda c: _sweep_chunk(inputs, steering, inputs.questions_bt, inputs.questions_mask_bt,
-                                                     option_ids, c, size_h),
-                              on_chunk=lambda reused: tick("helpfulness sweep"))
+
+        prompts = model.encode(list(data.behaviour_prompts))
+        question_texts = tuple(model.question_prompt(q.question, q.options) for q in questions)
+        question_prompts = model.encode(list(question_texts))
+        correct = np.asarray([q.answer for q in questions], dtype=np.int64)
         mid = len(layers) // 2
-        states = {}
-        for layer in (layers[mid], n_layers):
-            a = last_token_states(inputs.graphdef, inputs.state, inputs.pairs_aligned_bt,
-                                  mask_bt=inputs.pairs_aligned_mask_bt, layers=[layer])[0]
-            m = last_token_states(inputs.graphdef, inputs.state, inputs.pairs_misaligned_bt,
-                                  mask_bt=inputs.pairs_misaligned_mask_bt, layers=[layer])[0]
-            states[layer] = (a, m)
-        final = _final_condition(inputs, vectors.direction(n_layers), cb, ch, behaviour_ids, option_ids)
+        states = {layer: (model.last_token_states(pairs_a, [layer])[0], model.last_token_states(pairs_m, [layer])[0])
+                  for layer in (layers[mid], n_layers)}
+        v_final = vectors.direction(n_layers)
+        encoded_parts = (("behaviour", prompts, readout.behaviour), ("helpfulness", question_prompts,
+                                                                    readout.helpfulness))
+
+        def make_bundle(condition: str, cb: np.ndarray, ch: np.ndarray, lpb: np.ndarray, db: np.ndarray,
+                        lph: np.ndarray, toph: np.ndarray, dh: np.ndarray, rep_layer: int | None,
+                        meta: dict[str, Any]) -> ActivationBundle:
+            return ActivationBundle(
+                condition=condition,
+                behaviour=BehaviourSweep(cb, lpb, db, readout.behaviour.rows_rd, tuple(readout.aligned),
+                                         tuple(readout.misaligned), tuple(data.behaviour_prompts)),
+                helpfulness=HelpfulnessSweep(ch, lph, toph, dh, readout.helpfulness.rows_rd,
+                                             tuple(readout.helpfulness.ids), correct, readout.option_labels,
+                                             question_texts, unembed_qod=readout.helpfulness.rows_qod),
+                model=model.identity(),
+                metadata=meta,
+                projection=None if rep_layer is None else projection(rep_layer),
+            ).validated()
+
+        h0: dict[str, np.ndarray] = {}
+
+        def mid_pilot(c: np.ndarray) -> ActivationBundle:
+            i0 = int(np.flatnonzero(c == 0)[0])
+            out = []
+            for part, encoded, candidates in encoded_parts:
+                sweep = model.sweep_chunk(encoded, steering, c, max(config.chunk_size, c.size), candidates)
+                d = _delta(sweep["h"], i0)
+                h0[part] = sweep["h"][:, i0].astype(np.float64)
+                out.append((model.sweep_logprobs(sweep, h0[part], d, candidates), d))
+            ((lpb, _), db), ((lph, toph), dh) = out
+            return make_bundle("pilot", c, c, lpb, db, lph, toph, dh, None, {})
+
+        def final_pilot(c: np.ndarray) -> ActivationBundle:
+            lpb, _, db = model.final_condition(prompts, v_final, c, h0["behaviour"], readout.behaviour)
+            lph, toph, dh = model.final_condition(question_prompts, v_final, c, h0["helpfulness"],
+                                                  readout.helpfulness)
+            return make_bundle("pilot", c, c, lpb, db, lph, toph, dh, None, {})
+
+        choices: dict[str, Any] = {"mid_layers": None, "final_representation": None}
+        if config.auto_grid:
+            scale_mid = float(np.median(np.linalg.norm(np.concatenate(states[layers[mid]]), axis=-1)))
+            scale_final = float(np.median(np.linalg.norm(np.concatenate(states[n_layers]), axis=-1)))
+            choices["mid_layers"] = auto_grid(mid_pilot, PILOT_FRACTION * scale_mid)
+            tick("grid (mid layers)")
+            choices["final_representation"] = auto_grid(final_pilot, PILOT_FRACTION * scale_final)
+            tick("grid (final representation)")
+            cb = ch = np.asarray(choices["mid_layers"]["coefficients"], dtype=np.float64)
+            cb_final = ch_final = np.asarray(choices["final_representation"]["coefficients"], dtype=np.float64)
+        else:
+            cb, ch = config.behaviour_coefficients(), config.helpfulness_coefficients()
+            cb_final, ch_final = cb, ch
+        sweeps = {}
+        for part, encoded, grid, candidates in (("behaviour", prompts, cb, readout.behaviour),
+                                                ("helpfulness", question_prompts, ch, readout.helpfulness)):
+            size = min(config.chunk_size, grid.size)
+            sweeps[part] = run_chunked(
+                store, part, grid, size,
+                lambda c, encoded=encoded, size=size, candidates=candidates: model.sweep_chunk(
+                    encoded, steering, c, size, candidates),
+                on_chunk=lambda reused, part=part: tick(f"{part} sweep"))
+        i0b, i0h = int(np.flatnonzero(cb == 0)[0]), int(np.flatnonzero(ch == 0)[0])
+        hb, hh = sweeps["behaviour"]["h"], sweeps["helpfulness"]["h"]
+        delta_b, delta_h = _delta(hb, i0b), _delta(hh, i0h)
+        h0_b, h0_h = hb[:, i0b].astype(np.float64), hh[:, i0h].astype(np.float64)
+        lp_b, _ = model.sweep_logprobs(sweeps["behaviour"], h0_b, delta_b, readout.behaviour)
+        lp_h, top_h = model.sweep_logprobs(sweeps["helpfulness"], h0_h, delta_h, readout.helpfulness)
+        final_lp_b, _, final_delta_b = model.final_condition(prompts, v_final, cb_final, h0_b, readout.behaviour)
+        final_lp_h, final_top_h, final_delta_h = model.final_condition(question_prompts, v_final, ch_final, h0_h,
+                                                                       readout.helpfulness)
+        residual_norms = model.residual_norms(prompts)
     tick("final-representation condition")
 
-    meta = {"layers": list(layers), "vector_method": config.vector_method, "n_contrast_pairs": vectors.n_pairs,
-            "vector_separation": None if vectors.separation_l is None else [float(x) for x in vectors.separation_l],
-            "seed": config.seed}
-    model = {"name": inputs.model_name, "hash": digest}
+    metadata = {
+        "layers": list(layers), "vector_method": config.vector_method, "n_contrast_pairs": n_pairs,
+        "vector_separation": None if vectors.separation_l is None else [float(x) for x in vectors.separation_l],
+        "vector_explained": None if vectors.explained_l is None else [float(x) for x in vectors.explained_l],
+        "vector_layers": list(vec_layers), "seed": config.seed,
+        "residual_norm_l": [float(x) for x in residual_norms],
+        **readout.metadata, **dict(data.metadata),
+    }
+    descriptions = model.describe_conditions(layers, readout)
 
-    def projection(layer: int, where: str) -> Projection:
+    def projection(layer: int) -> Projection:
         a, m = states[layer]
         return Projection(np.concatenate([a, m]).astype(np.float64),
                           np.concatenate([np.zeros(len(a), np.int64), np.ones(len(m), np.int64)]),
-                          inputs.class_names, f"contrast pairs, last token, {where}")
-
-    i0b, i0h = int(np.flatnonzero(cb == 0)[0]), int(np.flatnonzero(ch == 0)[0])
-
-    def delta(h: np.ndarray, i0: int) -> np.ndarray:  # stored in float32, the precision of h
-        return (h.astype(np.float64) - h[:, i0 : i0 + 1]).astype(np.float32)
+                          tuple(data.class_names), model.describe_states(layer))
 
     bundles = [
-        _bundle("mid_layers", inputs, cb, ch, sweep_b["logprobs"], delta(sweep_b["h"], i0b),
-                sweep_h["logprobs"], sweep_h["max_logprob"], delta(sweep_h["h"], i0h),
-                model, {**meta, "description": f"steering vector added after layers {list(layers)} at every "
-                                               f"position; delta read from the final representation"},
-                projection(layers[mid], f"after layer {layers[mid]}")),
-        _bundle("final_representation", inputs, cb, ch, *final, model,
-                {**meta, "layers": [n_layers], "description": "the final representation steered directly "
-                 "(analytic path z_c = z + c U v, delta = c v): the theory's own setting"},
-                projection(n_layers, "final representation")),
+        make_bundle("mid_layers", cb, ch, lp_b, delta_b, lp_h, top_h, delta_h, layers[mid],
+                    {**metadata, "grid_choice": choices["mid_layers"], "description": descriptions["mid_layers"]}),
+        make_bundle("final_representation", cb_final, ch_final, final_lp_b, final_delta_b, final_lp_h, final_top_h,
+                    final_delta_h, n_layers,
+                    {**metadata, "layers": [n_layers], "grid_choice": choices["final_representation"],
+                     "description": descriptions["final_representation"]}),  # steers the final representation only
     ]
     for b in bundles:
         save_bundle(b, out_dir / "bundles" / b.condition)
     return bundles
 
 
-def _final_condition(inputs: StudyInputs, v_d: np.ndarray, cb: np.ndarray, ch: np.ndarray, behaviour_ids: list[int],
-                     option_ids: list[int]) -> tuple[np.ndarray, ...]:
-    """Final-representation steering through the analytic path ``z_c = z + c (U v)``; ``delta = c v``."""
-    import jax
-    from flax import nnx
-
-    from steerbounds.numerics import final_steering_logits, forward, last_positions
-
-    u_vd, _ = nnx.merge(inputs.graphdef, inputs.state).unembedding()
-    v = np.asarray(v_d, dtype=np.float32) / np.linalg.norm(v_d)
-    out = []
-    for tokens, mask, coefficients, ids in ((inputs.prompts_bt, inputs.prompts_mask_bt, cb, behaviour_ids),
-                                            (inputs.questions_bt, inputs.questions_mask_bt, ch, option_ids)):
-        logits_btv = forward(inputs.graphdef, inputs.state, tokens, mask_bt=mask).logits_btv
-        last = np.asarray(last_positions(jax.numpy.asarray(mask)))
-        z_bv = np.asarray(logits_btv)[np.arange(tokens.shape[0]), last]
-        z_cbv = final_steering_logits(z_bv, u_vd, v, coefficients.astype(np.float32), normalize=False)
-        lp, top = _log_softmax_columns(np.asarray(z_cbv), ids)
-        delta = (coefficients[None, :, None] * v.astype(np.float64)[None, None, :]).astype(np.float32)
-        out += [lp, top, np.broadcast_to(delta, (tokens.shape[0], *delta.shape[1:])).copy()]
-    lp_b, _, delta_b, lp_h, top_h, delta_h = out
-    return lp_b, delta_b, lp_h, top_h, delta_h
+PILOT_FRACTION = 0.05  # pilot coefficient as a fraction of the median last-token norm at the steered layer
+MAX_WIDENINGS = 6  # times the chosen c_max may grow by half before the grid is taken as it is
 
 
-def _bundle(condition: str, inputs: StudyInputs, cb: np.ndarray, ch: np.ndarray, lp_b: np.ndarray,
-            delta_b: np.ndarray, lp_h: np.ndarray, top_h: np.ndarray, delta_h: np.ndarray, model: dict[str, Any],
-            metadata: dict[str, Any], projection: Projection) -> ActivationBundle:
-    from flax import nnx
+def _delta(h: np.ndarray, i0: int) -> np.ndarray:
+    """Change of the final representation from c = 0, stored in float32 (the precision of h)."""
+    return (h.astype(np.float64) - h[:, i0 : i0 + 1]).astype(np.float32)
 
-    u_vd, _ = nnx.merge(inputs.graphdef, inputs.state).unembedding()
-    u = np.asarray(u_vd, dtype=np.float64)
-    behaviour_ids = list(inputs.aligned_ids) + list(inputs.misaligned_ids)
-    return ActivationBundle(
-        condition=condition,
-        behaviour=BehaviourSweep(cb, lp_b, delta_b, u[behaviour_ids], tuple(inputs.aligned_ids),
-                                 tuple(inputs.misaligned_ids), inputs.prompt_texts),
-        helpfulness=HelpfulnessSweep(ch, lp_h, top_h, delta_h, u[list(inputs.option_ids)], tuple(inputs.option_ids),
-                                     np.asarray(inputs.correct_q, dtype=np.int64), inputs.option_labels,
-                                     inputs.question_texts),
-        model=model,
-        metadata=metadata,
-        projection=projection,
-    ).validated()
+
+def auto_grid(measure: Callable[[np.ndarray], ActivationBundle], c_pilot: float, *,
+              max_widenings: int = MAX_WIDENINGS) -> dict[str, Any]:
+    """A joint grid from measured scales: pilot at ``-c_pilot, 0, c_pilot``, then checks at ``+-c_max``.
+
+    ``measure(coefficients)`` sweeps the model and returns a bundle. The grid is
+    :func:`~steerbounds.validation._grid.choose_grid` of the pilot's scales; while
+    a check at ``-c_max, 0, c_max`` does not reach both targets
+    (:func:`~steerbounds.validation._grid.grid_coverage`), ``c_max`` grows by half.
+    Returns the choice (JSON-ready) with its ``coefficients``.
+
+    >>> from steerbounds.validation import synthetic_bundle
+    >>> measure = lambda c: synthetic_bundle(seed=0, n_prompts=4, n_questions=30, behaviour_coefficients=c,
+    ...                                      helpfulness_coefficients=c)
+    >>> out = auto_grid(measure, 0.5)
+    >>> out["coefficients"][0] == -out["c_max"], out["check"]["covered"]
+    (True, True)
+    """
+    import math
+
+    from .._checks import behaviour_values, helpfulness_values
+    from .._grid import choose_grid, grid_coverage, layered_grid, measure_scales
+
+    if not (c_pilot > 0 and math.isfinite(c_pilot)):
+        raise ValueError(f"c_pilot must be positive and finite, got {c_pilot}")
+    pilot = measure(np.array([-c_pilot, 0.0, c_pilot]))
+    choice = choose_grid(measure_scales(pilot))
+    out = choice.as_dict()
+    grid = choice.coefficients
+    c_max = choice.c_max
+    reaches = [choice.safety * x for x in (*choice.c_saturation, *choice.c_drop) if math.isfinite(x) and x > 0]
+    widened = []
+    cov: dict[str, Any] = {}
+    for _ in range(max_widenings + 1):
+        c3 = np.array([-c_max, 0.0, c_max])
+        check = measure(c3)
+        b = behaviour_values(check.behaviour).mean(0)
+        h = helpfulness_values(check.helpfulness)["restricted_qc"].mean(0)
+        cov = grid_coverage(c3, b, h, n_options=check.helpfulness.n_options)
+        if cov["covered"] or len(widened) == max_widenings:
+            break
+        widened.append(c_max)
+        reaches.append(1.5 * c_max)  # one more, coarser layer out to 1.5 c_max
+        grid, steps = layered_grid(reaches, 10)
+        c_max = float(grid[-1])
+        out["steps"] = list(steps)
+    out.update({"c_pilot": float(c_pilot), "c_max": c_max, "widened_from": widened, "check": cov,
+                "coefficients": grid.tolist(), "n_coefficients": int(grid.size)})
+    if not cov["covered"]:
+        out["notes"] = [*out["notes"], f"the check at c = +-{c_max:.4g} still misses a target after "
+                        f"{len(widened)} widenings; the grid is used as it is"]
+    return out
 
 
 def n_steps(config: StudyConfig) -> int:
-    """How many progress steps :func:`run_study` reports (chunks, vector, final condition).
+    """How many progress steps :func:`run_study` reports (readout, vector, chunks, final condition).
 
     >>> n_steps(StudyConfig(behaviour_grid=(-1, 1, 1), helpfulness_grid=(-1, 1, 1), chunk_size=2))
-    6
+    7
     """
+    if config.auto_grid:  # two grid choices; the chunks of a grid of at most 121 points (an upper estimate)
+        return 2 * len(chunks(121, config.chunk_size)) + 5
     nb = len(chunks(config.behaviour_coefficients().size, config.chunk_size))
     nh = len(chunks(config.helpfulness_coefficients().size, config.chunk_size))
-    return nb + nh + 2
+    return nb + nh + 3
 
 
-def _tiny_inputs(seed: int = 0) -> StudyInputs:
-    """A small random transformer with random prompts: for examples and tests of the study machinery."""
-    from flax import nnx
-
-    from steerbounds.numerics import Transformer, TransformerConfig
-
-    cfg = TransformerConfig.gpt2_style(vocab_size=24, d_model=16, n_layers=3, n_heads=2, max_len=8)
+def _tiny_model_and_data(seed: int = 0) -> tuple[Any, StudyData]:
+    """A small random transformer over a word-level chat tokenizer, and random texts: for examples and tests."""
+    words = [f"w{i}" for i in range(12)]
+    tokenizer = _word_tokenizer(["<s>", "</s>", "[user]", "[bot]", "A", "B", "C", "D", "Sorry", "No", "Sure", "Yes",
+                                 "Answer:", *words])
+    template = ("{{ bos_token }} {% for m in messages %}[user] {{ m['content'] }} {% endfor %}"
+                "{% if add_generation_prompt %}[bot] {% endif %}")
+    chat = ChatTokenizer(tokenizer, chat_template=template, bos_token="<s>", eos_token="</s>")
+    cfg = TransformerConfig.gpt2_style(vocab_size=chat.vocab_size, d_model=16, n_layers=3, n_heads=2, max_len=32)
     graphdef, state = nnx.split(Transformer(cfg, rngs=nnx.Rngs(seed)))
+    model = DecoderStudyModel(graphdef, state, chat, name="tiny-random")
     rng = np.random.default_rng(seed)
 
-    def batch(n: int) -> tuple[np.ndarray, np.ndarray]:
-        lengths = rng.integers(3, 7, size=n)
-        tokens = np.zeros((n, 6), np.int32)
-        mask = np.zeros((n, 6), np.int32)
-        for i, length in enumerate(lengths):
-            tokens[i, 6 - length :] = rng.integers(8, 24, size=length)
-            mask[i, 6 - length :] = 1
-        return tokens, mask
+    def text(n: int) -> str:
+        return " ".join(rng.choice(words, size=n))
 
-    pa, pam = batch(6)
-    pm, pmm = pa.copy(), pam.copy()
-    pm[:, -2] = rng.integers(8, 24, size=6)  # the twins differ in one word
-    prompts, prompts_mask = batch(5)
-    questions, questions_mask = batch(7)
-    return StudyInputs("tiny-random", graphdef, state, pa, pam, pm, pmm, prompts, prompts_mask, (0, 1), (2, 3),
-                       questions, questions_mask, (4, 5, 6, 7), rng.integers(0, 4, size=7),
-                       option_labels=("A", "B", "C", "D"))
+    aligned = [text(int(rng.integers(2, 5))) for _ in range(6)]
+    misaligned = [a.rsplit(" ", 1)[0] + " " + str(rng.choice(words)) for a in aligned]  # twins differ in one word
+    questions = tuple(MCQuestion("random", text(3), tuple(f"w{j}" for j in rng.choice(12, 4, replace=False)),
+                                 int(rng.integers(4))) for _ in range(7))
+    data = StudyData(tuple(aligned), tuple(misaligned), tuple(text(int(rng.integers(2, 5))) for _ in range(5)),
+                     questions, ("Sorry w1", "No w2"), ("Sure w3", "Yes w4"))
+    return model, data
+
+
+def _word_tokenizer(vocab: list[str]) -> Any:
+    from tokenizers import Tokenizer, models, pre_tokenizers  # the extra steerbounds[real]
+
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="</s>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return tok

@@ -5,7 +5,7 @@ Three JSON files ship in ``validation/studies/data/`` (written for this project)
 * ``instruction_pairs.json``: ``{"pairs": [{"harmful": str, "harmless": str}, ...]}``,
   matched instructions of the same form, one harmful and one benign (plain
   requests; none contains harmful content) -- contrast pairs for a steering
-  direction and prompts for the behaviour readout (THEORY.md §1-2);
+  direction and prompts for the behaviour readout (docs/theory.md #setting, #alignment);
 * ``mc_questions.json``: ``{"questions": [{"subject", "question", "options"
   (4 distinct strings), "answer" (0-based index)}, ...]}`` -- helpfulness (§3);
 * ``responses.json``: ``{"refusal": [str, ...], "compliance": [str, ...]}`` --

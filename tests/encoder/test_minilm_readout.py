@@ -28,6 +28,7 @@ def test_small_measurement_is_consistent(minilm):
 
 
 def test_command_line_registers_minilm_readout():
-    args = _build_parser().parse_args(["minilm-readout", "--band", "1", "2", "--coefficients", "-1", "0", "1"])
-    assert args.band == [1, 2] and args.coefficients == [-1.0, 0.0, 1.0] and args.model_dir is None
+    args = _build_parser().parse_args(["minilm-readout", "--layers", "1:3", "--coefficients", "-1", "0", "1"])
+    assert args.layers == "1:3" and args.coefficients == [-1.0, 0.0, 1.0] and args.model_dir is None
+    assert _build_parser().parse_args(["minilm-readout", "--band", "1,2"]).layers == "1,2"  # the older name
     assert callable(args.func)

@@ -1,0 +1,183 @@
+"""Shared by the benchmarks: the machine's measured limits, FLOP and byte counts, memory, machine description."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+                "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile", "neon", "asimd", "sve")
+
+
+# ----------------------------------------------------------------------------- the machine
+
+
+def machine() -> dict:
+    """CPU model, the vector extensions its flags advertise, cores, memory, platform."""
+    cpu, flags = platform.processor(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "model name" and cpu in ("", platform.processor()):
+                cpu = value.strip()
+            if key in ("flags", "Features") and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    try:
+        mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        mem_gib = None
+    return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
+            "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "vector_extensions": [f for f in VECTOR_FLAGS if f in flags],
+            "memory_gib": None if mem_gib is None else round(mem_gib, 1)}
+
+
+def versions(names=("jax", "jaxlib", "flax", "numpy", "torch", "transformers", "steering-vectors", "steerbounds")):
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    try:
+        out["git_commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                           text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        out["git_commit"] = None
+    return out
+
+
+def uptime() -> str | None:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+# ----------------------------------------------------------------------------- timing and memory
+
+
+def timed(fn):
+    w0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - w0, time.process_time() - c0
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return -1
+
+
+def measure_memory(fn):
+    """Run ``fn``; return (result, {peak RSS MiB during it, RSS MiB before, whether the peak is the call's own}).
+
+    Freed heap goes back to the system first (``malloc_trim``) and the
+    kernel's peak mark (VmHWM) is reset through ``/proc/self/clear_refs``;
+    where that cannot be written, the peak is the process's lifetime peak.
+    """
+    import ctypes
+    import resource
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
+    before = _status_kib("VmRSS") / 1024
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        reset = True
+    except OSError:
+        reset = False
+    result = fn()
+    peak = _status_kib("VmHWM") / 1024 if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result, {"peak_rss_mib": round(peak, 1), "rss_before_mib": round(before, 1), "section_peak": reset}
+
+
+# ----------------------------------------------------------------------------- physical limits
+
+
+def matmul_peak_torch(n: int = 2048, repeats: int = 5) -> float:
+    """Best achieved float32 FLOP/s of an n x n x n torch matmul (2 n^3 operations)."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = min(timed(lambda: torch.mm(a, b))[1] for _ in range(repeats))
+    return 2 * n**3 / best
+
+
+def matmul_peak_jax(n: int = 2048, repeats: int = 5) -> float:
+    """Best achieved float32 FLOP/s of an n x n x n XLA matmul."""
+    import jax
+    import jax.numpy as jnp
+
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+    mm = jax.jit(jnp.matmul)
+    mm(a, b).block_until_ready()
+    best = min(timed(lambda: mm(a, b).block_until_ready())[1] for _ in range(repeats))
+    return 2 * n**3 / best
+
+
+def copy_bandwidth(n_bytes: int = 1 << 29, repeats: int = 5) -> dict:
+    """Best memory-copy bandwidth, bytes/s counted as read + write (2 x the array), with numpy and torch."""
+    src = np.ones(n_bytes // 4, np.float32)
+    dst = np.empty_like(src)
+    np.copyto(dst, src)
+    numpy_bw = 2 * n_bytes / min(timed(lambda: np.copyto(dst, src))[1] for _ in range(repeats))
+    out = {"numpy_bytes_per_s": numpy_bw}
+    try:
+        import torch
+
+        a, b = torch.from_numpy(src), torch.from_numpy(dst)
+        b.copy_(a)
+        out["torch_bytes_per_s"] = 2 * n_bytes / min(timed(lambda: b.copy_(a))[1] for _ in range(repeats))
+    except ImportError:
+        pass
+    del src, dst
+    return out
+
+
+# ----------------------------------------------------------------------------- counting
+
+
+def matmul_params_per_token(cfg) -> dict:
+    """Multiply-adds per token of one block's matrices and of the unembedding (from the shapes)."""
+    hd = cfg.head_size
+    attn = cfg.d_model * (cfg.n_heads + 2 * cfg.n_kv_heads) * hd + cfg.n_heads * hd * cfg.d_model
+    mlp = (3 if cfg.mlp == "swiglu" else 2) * cfg.d_model * cfg.d_ff
+    return {"block": attn + mlp, "unembed": cfg.d_model * cfg.vocab_size}
+
+
+def block_flops(cfg, tokens: float, context: float) -> float:
+    """FLOPs of one block on ``tokens`` query tokens, each attending over ``context`` keys on average."""
+    return 2 * tokens * matmul_params_per_token(cfg)["block"] + 4 * tokens * context * cfg.n_heads * cfg.head_size
+
+
+def unembed_flops(cfg, rows: float) -> float:
+    return 2 * rows * matmul_params_per_token(cfg)["unembed"]
+
+
+def weight_bytes(cfg) -> int:
+    """Bytes of every matrix a decode step reads once: the blocks' and the unembedding (float32 storage)."""
+    per = matmul_params_per_token(cfg)
+    return 4 * (cfg.n_layers * per["block"] + per["unembed"])
