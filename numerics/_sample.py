@@ -90,6 +90,8 @@ def sample_continuations(
     >>> sample_continuations(graphdef, state, jnp.array([[1, 2]]), key=jax.random.key(0), max_new_tokens=4).shape
     (1, 4)
     """
+    if key is not None:
+        key = prng_key("sample_continuations: key", key)
     out = generate(graphdef, state, tokens_bt, key=key, max_new_tokens=max_new_tokens, temperature=temperature,
                    top_p=top_p, mask_bt=mask_bt, steering=steering)
     return out.tokens_cbsn[0, :, 0]

@@ -322,9 +322,9 @@ VALIDATION = {
     "tanh_curve": Spec(lambda: {"c": np.linspace(-1, 1, 5), "a": 0.5, "b0": 0.1},
                        (("c", INF), ("b0", np.ones(2)), ("a", NAN))),
     "fit_bell": Spec(lambda: {"c": np.linspace(-2, 2, 9), "p_correct": np.full(9, 0.5)},
-                     (("c", NAN), ("p_correct", np.full(9, 1.5)), ("p_correct", np.full(4, 0.5)))),
+                     (("c", NAN), ("p_correct", INF), ("p_correct", np.full(4, 0.5)))),
     "fit_tanh": Spec(lambda: {"c": np.linspace(-2, 2, 9), "behaviour": np.tanh(np.linspace(-2, 2, 9))},
-                     (("c", INF), ("behaviour", np.full(9, 2.0)), ("behaviour", np.zeros(3)))),
+                     (("c", INF), ("behaviour", NAN), ("behaviour", np.zeros(3)))),
     "signed_radius": Spec(lambda: {"coefficients_c": np.array([-1.0, 1.0]), "delta_qcd": H_CBD[:2].swapaxes(0, 1)},
                           (("coefficients_c", NAN), ("delta_qcd", INF), ("delta_qcd", np.zeros((2, 3, 8))))),
     "check_t1": Spec(

@@ -581,7 +581,6 @@ def _load_bundle(directory: Path) -> ActivationBundle:
         arrays = load_file(str(apath))
     except (SafetensorError, OSError, ValueError) as e:
         raise BundleError(f"bundle {directory}: {ARRAYS_NAME} is not a readable safetensors file ({e})") from None
-    _check_stored_arrays(directory, manifest, arrays)
     missing = [n for n in _ARRAYS if n not in arrays]
     stored = [n for n in (_UNEMBED_SHARED, _UNEMBED_PER_QUESTION) if n in arrays]
     if not stored:
@@ -594,6 +593,7 @@ def _load_bundle(directory: Path) -> ActivationBundle:
     if stored[0] == _UNEMBED_PER_QUESTION and version < 2:
         raise BundleError(f"bundle {directory}: {_UNEMBED_PER_QUESTION} (per-question option rows) needs format "
                           f"version 2, but the manifest declares version {version}; set \"version\": 2")
+    _check_stored_arrays(directory, manifest, arrays)
 
     def f64(name: str) -> np.ndarray:
         return np.asarray(arrays[name], dtype=np.float64)

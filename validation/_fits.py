@@ -132,17 +132,13 @@ def _r2(y: np.ndarray, f: np.ndarray) -> float:
     return 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
 
 
-def _checked(c: np.ndarray, y: np.ndarray, n_params: int = 2, *, where: str = "fit", y_name: str = "values",
-             y_range: tuple[float, float] = (-np.inf, np.inf)) -> tuple[np.ndarray, np.ndarray]:
+def _checked(c: np.ndarray, y: np.ndarray, n_params: int = 2, *, where: str = "fit", y_name: str = "values") -> tuple[np.ndarray, np.ndarray]:
     c = check_array(where, "c", c, host=True).astype(np.float64)
     y = check_array(where, y_name, y, host=True).astype(np.float64)
     if c.shape != y.shape or c.ndim != 1:
         raise ValueError(f"{where}: c {c.shape} and {y_name} {y.shape} must be 1-D of equal length")
     if c.size < n_params + 1:
         raise ValueError(f"{where}: {c.size} points for {n_params} parameters; sweep more coefficients")
-    lo, hi = y_range
-    if ((y < lo) | (y > hi)).any():
-        raise ValueError(f"{where}: {y_name} must lie in [{lo}, {hi}], found {y[(y < lo) | (y > hi)][0]!r}")
     return c, y
 
 
@@ -183,7 +179,7 @@ def fit_tanh(c: np.ndarray, behaviour: np.ndarray) -> dict[str, Any]:
     >>> round(fit["a"], 6), round(fit["b0"], 6)
     (0.4, -0.3)
     """
-    c, y = _checked(c, behaviour, where="fit_tanh", y_name="behaviour", y_range=(-1.0, 1.0))
+    c, y = _checked(c, behaviour, where="fit_tanh", y_name="behaviour")
     yc = np.clip(y, -0.999, 0.999)  # only for the starting guess
     i0 = int(np.argmin(np.abs(c)))
     b0_guess = float(np.arctanh(yc[i0]))
@@ -203,7 +199,7 @@ def fit_bell(c: np.ndarray, p_correct: np.ndarray, *, restricted: bool = False) 
     >>> round(fit["a"], 6), round(fit["b"], 6)
     (0.5, 0.3)
     """
-    c, y = _checked(c, p_correct, where="fit_bell", y_name="p_correct", y_range=(0.0, 1.0))
+    c, y = _checked(c, p_correct, where="fit_bell", y_name="p_correct")
     i0 = int(np.argmin(np.abs(c)))
     y0 = float(y[i0])
     if restricted:
