@@ -52,6 +52,10 @@ from ._gguf import read_gguf as read_gguf
 from ._gguf import smollm2_path as smollm2_path
 from ._gguf_tokenizer import GGUFTokenizer as GGUFTokenizer
 from ._gguf_tokenizer import load_gguf_tokenizer as load_gguf_tokenizer
+from ._gguf_tokenizer import gguf_chat_tokenizer as gguf_chat_tokenizer
+from ._refusal import REFUSAL_PREFIXES as REFUSAL_PREFIXES
+from ._refusal import is_refusal as is_refusal
+from ._refusal import refusal_score as refusal_score
 from ._vectors import SteeringVectors as SteeringVectors
 from ._vectors import contrast_vectors as contrast_vectors
 from ._vectors import last_token_states as last_token_states
@@ -121,6 +125,7 @@ from ._study_model import StudyModel as StudyModel
 from ._study_model import ToyPromptEncoder as ToyPromptEncoder
 from ._study_model import candidate_log_probs as candidate_log_probs
 from ._study_model import load_checkpoint_study_model as load_checkpoint_study_model
+from ._study_model import load_gguf_study_model as load_gguf_study_model
 from ._study_model import log_softmax as log_softmax
 from ._study_model import pad_coefficients as pad_coefficients
 
@@ -155,6 +160,10 @@ __all__ = [
     "candidate_log_probs",
     "compile_chat_template",
     "load_checkpoint_study_model",
+    "load_gguf_study_model",
+    "is_refusal",
+    "refusal_score",
+    "REFUSAL_PREFIXES",
     "log_softmax",
     "pad_coefficients",
     "A1Margin",
@@ -199,6 +208,7 @@ __all__ = [
     "forward",
     "forward_module",
     "gap_changes",
+    "gguf_chat_tokenizer",
     "gguf_config",
     "gguf_parameters",
     "graphdef_config",

@@ -34,6 +34,8 @@ keys as string metadata.
 
 from __future__ import annotations
 
+import os
+
 import dataclasses
 import json
 import math
@@ -129,7 +131,9 @@ def _check_layers(layers: tuple[int, ...], n_layers: int) -> None:
 def _metadata(
     vectors: SteeringVectors, n_layers: int, coefficient: float | None, lam: float | None, source: str,
 ) -> dict[str, Any]:
-    from steerbounds import __version__
+    from ._version import package_version  # provenance only; the top package is not imported (no cycle)
+
+    __version__ = package_version()
 
     out: dict[str, Any] = {
         "steerbounds.version": __version__,
@@ -389,6 +393,9 @@ def recommended_coefficient(
     >>> rec.coefficient, rec.lam, rec.layers, rec.source
     (2.5, 1.0, (1, 2), 'report condition toy, lambda 1')
     """
+    if not isinstance(report, (dict, str, os.PathLike)):
+        raise TypeError(f"recommended_coefficient: report must be a report.json path or its parsed dict, "
+                        f"got {type(report).__name__}")
     where = "report"
     if not isinstance(report, Mapping):
         where = str(report)

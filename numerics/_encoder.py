@@ -22,6 +22,8 @@ normalisation.
 
 from __future__ import annotations
 
+from steerbounds.theory._validate import check_array, is_concrete
+
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
@@ -371,6 +373,13 @@ def mean_pool(states_btd: jax.Array, mask_bt: jax.Array) -> jax.Array:
     >>> mean_pool(jnp.array([[[1.0], [3.0], [100.0]]]), jnp.array([[True, True, False]])).tolist()
     [[2.0]]
     """
+    states_btd = check_array("mean_pool", "states_btd", states_btd, ndim=3)
+    mask_bt = check_array("mean_pool", "mask_bt", mask_bt, ndim=2)
+    if mask_bt.shape != states_btd.shape[:2]:
+        raise ValueError(f"mean_pool: mask_bt has shape {mask_bt.shape}, expected {states_btd.shape[:2]} (the batch and "
+                         "token axes of states_btd)")
+    if is_concrete(mask_bt) and not bool(np.all(np.asarray(mask_bt).sum(axis=1) > 0)):
+        raise ValueError("mean_pool: a row of mask_bt holds no real token; every row needs at least one")
     weight_bt = jnp.asarray(mask_bt).astype(states_btd.dtype)
     total_bd = jnp.einsum("btd,bt->bd", states_btd, weight_bt)
     count_b1 = jnp.sum(weight_bt, axis=1, keepdims=True)
@@ -390,6 +399,7 @@ def l2_normalize(x_bd: jax.Array) -> jax.Array:
     >>> l2_normalize(jnp.array([[0.0, 2.0], [-4.0, 0.0]])).tolist()
     [[0.0, 1.0], [-1.0, 0.0]]
     """
+    x_bd = check_array("l2_normalize", "x_bd", x_bd)
     norm_b1 = jnp.sqrt(jnp.sum(x_bd * x_bd, axis=-1, keepdims=True))
     return x_bd / jnp.maximum(norm_b1, jnp.asarray(1e-12, x_bd.dtype))
 

@@ -9,6 +9,8 @@ special case ``h_c = h + c v`` of docs/theory.md#setting.
 
 from __future__ import annotations
 
+from steerbounds.theory._validate import instance_of, positive_int
+
 from typing import NamedTuple, Sequence
 
 import jax
@@ -102,6 +104,10 @@ def make_steering(
     >>> s.vectors_ld[1].tolist(), s.layer_mask_l.tolist()
     ([0.6000000238418579, 0.0, 0.800000011920929, 0.0], [0.0, 1.0, 0.0])
     """
+    instance_of("make_steering", "config", config, TransformerConfig, "TransformerConfig.gpt2_style(...)")
+    if isinstance(coefficient, bool) or not isinstance(coefficient, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(coefficient):
+        raise ValueError(f"make_steering: coefficient must be a finite number, got {coefficient!r}")
     n, d = config.n_layers, config.d_model
     layers = _check_layers(layers, n, name="make_steering: layers")
     if not layers:
@@ -155,6 +161,7 @@ def steered_layers(steering: Steering) -> tuple[int, ...]:
     >>> steered_layers(make_steering(cfg, [1.0, 0, 0, 0], layers=[2, 1]))
     (1, 2)
     """
+    instance_of("steered_layers", "steering", steering, Steering, "make_steering(config, vector, layers)")
     return tuple(int(i) for i in np.flatnonzero(np.asarray(steering.layer_mask_l)))
 
 

@@ -459,7 +459,8 @@ def generate(
     n_stop = bucket(max(stop.size, 1))
     stop_pad = np.full(n_stop, -1, np.int32)
     stop_pad[: stop.size] = stop
-    key = prng_key(f"{where}: key", key)
+    # Greedy decoding draws nothing: a fixed key keeps the compiled program the same.
+    key = prng_key(f"{where}: key", 0 if key is None else key)
     out, out_lengths, done = _GENERATE(
         graphdef, state, PromptArrays.of(layout), steering._replace(position_mask_bt=None),
         jnp.asarray(coefs_pad), jnp.asarray(index_pad), key, jnp.float32(max(float(temperature), 1e-30)),

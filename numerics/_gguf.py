@@ -402,9 +402,12 @@ def gguf_parameters(source, config: TransformerConfig | None = None) -> dict:
     """
     f = _open(source)
     config = gguf_config(f) if config is None else config
+    return _pure_parameters(f, config, nnx.state(nnx.eval_shape(lambda: Transformer(config, rngs=nnx.Rngs(0)))))
+
+
+def _pure_parameters(f: GGUFFile, config: TransformerConfig, abstract_state) -> dict:
     mapping = _parameter_map(config)
-    abstract = nnx.eval_shape(lambda: Transformer(config, rngs=nnx.Rngs(0)))
-    wanted = {tuple(p): tuple(v.shape) for p, v in nnx.to_flat_state(nnx.state(abstract))}
+    wanted = {tuple(p): tuple(v.shape) for p, v in nnx.to_flat_state(abstract_state)}
     if set(wanted) != set(mapping):  # an internal inconsistency, not a user error
         raise AssertionError(f"GGUF parameter map out of date: {sorted(set(wanted) ^ set(mapping), key=str)[:5]}")
     names = set(f.tensors)
@@ -465,10 +468,8 @@ def load_gguf_checkpoint(path, *, dtype: str = "float32") -> Transformer:
     """
     f = read_gguf(path)
     config = gguf_config(f, dtype=dtype)
-    pure = gguf_parameters(f, config)
-    abstract = nnx.eval_shape(lambda: Transformer(config, rngs=nnx.Rngs(0)))
-    graphdef, state = nnx.split(abstract)
-    nnx.replace_by_pure_dict(state, pure)
+    graphdef, state = nnx.split(nnx.eval_shape(lambda: Transformer(config, rngs=nnx.Rngs(0))))
+    nnx.replace_by_pure_dict(state, _pure_parameters(f, config, state))
     model = nnx.merge(graphdef, state)
     check_finite_parameters(model)
     return model

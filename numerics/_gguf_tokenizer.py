@@ -194,3 +194,23 @@ def load_gguf_tokenizer(source) -> GGUFTokenizer:
         add_bos_token=add_bos,
         special_tokens=tuple(control),
     )
+
+
+def gguf_chat_tokenizer(source, *, use_chat_template: bool = True):
+    """A GGUF file's tokenizer as a :class:`ChatTokenizer` (its chat template, BOS/EOS, padding id).
+
+    ``use_chat_template=False`` prompts without the template (plain text, with
+    BOS when the file asks for it).
+
+    >>> gguf_chat_tokenizer("missing.gguf")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: GGUF file 'missing.gguf' does not exist (or is not a file); pass the path of a .gguf file.
+    """
+    from ._chat import ChatTokenizer
+
+    f: GGUFFile = _open(source)
+    parts = load_gguf_tokenizer(f)
+    return ChatTokenizer(parts.tokenizer, chat_template=parts.chat_template if use_chat_template else None,
+                         bos_token=parts.bos_token, eos_token=parts.eos_token, bos_token_id=parts.bos_token_id,
+                         eos_token_id=parts.eos_token_id, pad_token_id=parts.pad_token_id, source=str(f.path))

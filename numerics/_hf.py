@@ -6,6 +6,8 @@ shards listed in ``model.safetensors.index.json``. Nothing is downloaded.
 
 from __future__ import annotations
 
+from steerbounds.theory._validate import check_array
+
 import json
 from pathlib import Path
 from typing import Callable
@@ -38,6 +40,10 @@ def hf_config_to_config(hf: dict, *, dtype: str = "float32") -> TransformerConfi
     >>> cfg.d_ff, cfg.norm, cfg.gelu_approximate
     (64, 'layernorm', True)
     """
+    if not isinstance(hf, dict):
+        raise TypeError(f"hf must be the parsed config.json (a dict), got {type(hf).__name__}")
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise ValueError(f"dtype must be 'float32', 'bfloat16' or 'float16' (for the config.json model), got {dtype!r}")
     kind = hf.get("model_type")
     if kind not in _SUPPORTED:
         raise ValueError(f"config.json: model_type {kind!r} is not supported; supported families: {_SUPPORTED}.")
@@ -300,6 +306,9 @@ def hf_position_ids(mask_bt) -> np.ndarray:
     >>> hf_position_ids([[0, 0, 1, 1]]).tolist()
     [[0, 0, 0, 1]]
     """
+    mask_bt = check_array("hf_position_ids", "mask_bt", mask_bt, ndim=2, integer=True, host=True)
+    if not np.isin(mask_bt, (0, 1)).all():
+        raise ValueError("hf_position_ids: mask_bt must hold 0/1 (or booleans)")
     mask = np.asarray(mask_bt).astype(np.int64)
     return np.maximum(np.cumsum(mask, axis=1) - 1, 0)
 

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from steerbounds.theory import behaviour_expectation, helpfulness
-from steerbounds.theory._validate import as_float_array, check_disjoint, is_concrete, token_ids
+from steerbounds.theory._validate import as_float_array, check_array, check_disjoint, is_concrete, token_ids
 
 
 class FirstTokenBehaviour(NamedTuple):
@@ -100,7 +100,7 @@ def multiple_choice(logits, correct_ids, option_ids) -> MultipleChoice:
         raise TypeError(f"multiple_choice: correct_ids must hold integer token ids, got dtype {correct.dtype}.")
     if not np.isin(correct, options).all():
         raise ValueError(
-            f"multiple_choice: correct id {int(correct[~np.isin(correct, options)].reshape(-1)[0])} is not among "
+            f"multiple_choice: correct_ids holds id {int(correct[~np.isin(correct, options)].reshape(-1)[0])}, not among "
             f"option_ids {options.tolist()}; the correct answer must be one of the options."
         )
     p_full = helpfulness(logits_bv, correct, None)
@@ -301,7 +301,10 @@ def summarize_scores(scores_bs) -> SequenceBehaviour:
     >>> s.mean_b.tolist(), round(s.mean, 3), round(s.stderr, 3)
     ([0.5, 0.0], 0.25, 0.25)
     """
-    scores = np.asarray(scores_bs, dtype=np.float64)
+    scores = check_array("summarize_scores", "scores_bs", scores_bs, finite=False, host=True).astype(np.float64)
+    if not np.isin(scores, (-1.0, 0.0, 1.0)).all():
+        raise ValueError(f"summarize_scores: scores_bs must hold -1, 0 or +1, found "
+                         f"{scores[~np.isin(scores, (-1.0, 0.0, 1.0))][0]!r}")
     if scores.ndim != 2 or scores.shape[1] < 2 or scores.shape[0] < 1:
         raise ValueError(f"summarize_scores: scores_bs must be (prompts, samples) with >= 2 samples, got {scores.shape}; "
                          "a standard error needs at least two samples per prompt.")

@@ -14,6 +14,8 @@ The forward pass itself lives in ``_forward.py`` as pure functions; the module's
 
 from __future__ import annotations
 
+from steerbounds.theory._validate import instance_of, positive_int
+
 import math
 
 import jax
@@ -82,6 +84,9 @@ def rotary_inverse_frequencies(config: TransformerConfig) -> jax.Array:
     >>> rotary_inverse_frequencies(cfg).shape
     (4,)
     """
+    from ._config import TransformerConfig as _Config
+    
+    instance_of("rotary_inverse_frequencies", "config", config, _Config, "TransformerConfig.llama_style(...)")
     hd = config.head_size
     inv = 1.0 / (config.rope_theta ** (jnp.arange(0, hd, 2, dtype=jnp.float32) / hd))
     if config.rope_scaling == "linear":

@@ -10,6 +10,9 @@ from flax import nnx
 
 
 def _flat_params(model_or_state) -> list[tuple[str, np.ndarray]]:
+    if not isinstance(model_or_state, (nnx.State, nnx.Module)):
+        raise TypeError(f"model_or_state must be an nnx.Module or an nnx.State (nnx.split(model)[1]), "
+                        f"got {type(model_or_state).__name__}")
     state = model_or_state if isinstance(model_or_state, nnx.State) else nnx.state(model_or_state, nnx.Param)
     out = []
     for path, value in nnx.to_flat_state(state):

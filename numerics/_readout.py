@@ -16,6 +16,8 @@ to concrete inputs).
 
 from __future__ import annotations
 
+from steerbounds.theory._validate import check_array
+
 from typing import NamedTuple
 
 import jax
@@ -135,6 +137,12 @@ def behaviour_logits(
     >>> r.logits_bv.tolist(), r.plus_v.tolist(), r.minus_v.tolist()
     ([[1.0, 0.0]], [0], [1])
     """
+    query_bd = check_array("behaviour_logits", "query_bd", query_bd, ndim=2)
+    refusal_pd = check_array("behaviour_logits", "refusal_pd", refusal_pd, ndim=2)
+    compliance_md = check_array("behaviour_logits", "compliance_md", compliance_md, ndim=2)
+    for name, rows in (("refusal_pd", refusal_pd), ("compliance_md", compliance_md)):
+        if rows.shape[1] != query_bd.shape[1]:
+            raise ValueError(f"behaviour_logits: {name} has width {rows.shape[1]}, query_bd has {query_bd.shape[1]}")
     refusal_pd = _array(refusal_pd, "refusal_pd", 2, "refusals, d")
     compliance_md = _array(compliance_md, "compliance_md", 2, "compliances, d")
     p, m = refusal_pd.shape[0], compliance_md.shape[0]

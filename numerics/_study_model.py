@@ -698,3 +698,34 @@ def load_checkpoint_study_model(folder, *, use_chat_template: bool = True, dtype
     graphdef, state = nnx.split(model)
     info = {"source": str(folder.resolve()), "model_type": hf.get("model_type"), **tokenizer.describe()}
     return DecoderStudyModel(graphdef, state, tokenizer, name=folder.resolve().name, info=info)
+
+
+def load_gguf_study_model(path, *, use_chat_template: bool = True, dtype: str = "float32",
+                          name: str | None = None) -> DecoderStudyModel:
+    """A GGUF file (architecture ``llama``) as a :class:`DecoderStudyModel`, with the tokenizer and chat template
+    of its metadata (:func:`load_gguf_checkpoint`, :func:`gguf_chat_tokenizer`).
+
+    >>> try:
+    ...     load_gguf_study_model("missing.gguf")
+    ... except FileNotFoundError as err:
+    ...     print("does not exist" in str(err))
+    True
+    """
+    from pathlib import Path
+
+    from ._gguf import _pure_parameters, gguf_config, read_gguf
+    from ._gguf_tokenizer import gguf_chat_tokenizer
+    from ._model import Transformer
+
+    f = read_gguf(path)
+    config = gguf_config(f, dtype=dtype)  # refuses another architecture by name before the tokenizer is built
+    tokenizer = gguf_chat_tokenizer(f, use_chat_template=use_chat_template)
+    if tokenizer.vocab_size > config.vocab_size:
+        raise ValueError(f"{f.path}: the tokenizer has {tokenizer.vocab_size} tokens but the model embeds only "
+                         f"{config.vocab_size}")
+    graphdef, state = nnx.split(nnx.eval_shape(lambda: Transformer(config, rngs=nnx.Rngs(0))))
+    nnx.replace_by_pure_dict(state, _pure_parameters(f, config, state))
+    info = {"source": str(Path(path).resolve()), "format": "gguf", "architecture": f.architecture,
+            "file_type": f.metadata.get("general.file_type"), **tokenizer.describe()}
+    return DecoderStudyModel(graphdef, state, tokenizer, name=name or f.metadata.get("general.name") or
+                             Path(path).stem, info=info)

@@ -20,6 +20,10 @@ shards the prompt and coefficient axes over a device mesh (``mesh=``).
 
 from __future__ import annotations
 
+from steerbounds.theory._validate import instance_of, positive_int
+
+from steerbounds.theory._validate import check_array
+
 from typing import NamedTuple, Sequence
 
 import jax
@@ -79,6 +83,13 @@ def last_positions(mask_bt: jax.Array) -> jax.Array:
     >>> last_positions(jnp.array([[0, 1, 1], [1, 1, 0]])).tolist()
     [2, 1]
     """
+    mask_bt = check_array("last_positions", "mask_bt", mask_bt, ndim=2, integer=True)
+    if is_concrete(mask_bt):
+        host = np.asarray(mask_bt)
+        if not np.isin(host, (0, 1)).all():
+            raise ValueError("last_positions: mask_bt must hold 0/1 (or booleans)")
+        if not host.any(axis=1).all():
+            raise ValueError("last_positions: a row of mask_bt holds no real token; every row needs at least one")
     t = mask_bt.shape[1]
     return jnp.max(jnp.where(mask_bt.astype(bool), jnp.arange(t, dtype=jnp.int32)[None, :], -1), axis=1)
 
@@ -246,6 +257,9 @@ def estimate_sweep_bytes(config: TransformerConfig, batch: int, seq_len: int) ->
     >>> estimate_sweep_bytes(cfg, batch=4, seq_len=16) > 0
     True
     """
+    instance_of("estimate_sweep_bytes", "config", config, TransformerConfig, "TransformerConfig.gpt2_style(...)")
+    positive_int("estimate_sweep_bytes", "batch", batch)
+    positive_int("estimate_sweep_bytes", "seq_len", seq_len)
     item = jnp.dtype(config.dtype).itemsize
     hd = config.head_size
     per_token = 3 * config.d_model + (2 * config.n_heads + 2 * config.n_kv_heads) * hd
@@ -283,6 +297,10 @@ def default_chunk_size(
     >>> default_chunk_size(cfg, 4, 16, 41, memory_budget_bytes=1)
     1
     """
+    instance_of("default_chunk_size", "config", config, TransformerConfig, "TransformerConfig.gpt2_style(...)")
+    for name, value in (("batch", batch), ("seq_len", seq_len), ("n_coefficients", n_coefficients)):
+        positive_int("default_chunk_size", name, value)
+    positive_int("default_chunk_size", "memory_budget_bytes", memory_budget_bytes, allow_none=True)
     if memory_budget_bytes is None:
         device = jax.devices()[0]
         stats = device.memory_stats() or {}
@@ -376,6 +394,7 @@ def steering_sweep(
     >>> out.logits_cbv.shape, out.h_cbd.shape, out.residuals_clbd
     ((11, 2, 11), (11, 2, 8), None)
     """
+    coefficients_c = check_finite("coefficients_c", coefficients_c, where="steering_sweep", host=True)
     config = graphdef_config(graphdef, state)
     tokens_bt, mask_bt = check_tokens(config, tokens_bt, mask_bt, where="steering_sweep")
     _check_steering(config, steering, tokens_bt.shape, where="steering_sweep")
@@ -530,6 +549,9 @@ def graphdef_config(graphdef: nnx.GraphDef, state: nnx.State) -> TransformerConf
     >>> graphdef_config(*nnx.split(Transformer(cfg, rngs=nnx.Rngs(0)))) == cfg
     True
     """
+    from flax import nnx as _nnx
+    
+    instance_of("graphdef_config", "graphdef", graphdef, _nnx.GraphDef, "nnx.split(model)[0]")
     model = nnx.merge(graphdef, state)
     if not isinstance(model, Transformer):
         raise TypeError(f"expected the split of a Transformer, got the split of a {type(model).__name__}.")

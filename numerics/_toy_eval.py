@@ -34,8 +34,8 @@ class ToyEvaluation:
 
     >>> from steerbounds.numerics import load_toy_model
     >>> ev = ToyEvaluation(**load_toy_model().recorded["evaluation"])  # as recorded at training time
-    >>> ev.n_mc, ev.mc_accuracy >= 0.9, -0.6 <= ev.harmful_behaviour <= 0.6
-    (224, True, True)
+    >>> ev.n_mc, ev.mc_accuracy >= 0.7, 0.6 <= ev.mc_p_correct <= 0.9, -0.6 <= ev.harmful_behaviour <= 0.6
+    (224, True, True, True)
     """
 
     mc_accuracy: float  # fraction of held-out MC questions whose top token (full vocabulary) is the correct letter
@@ -51,10 +51,13 @@ class ToyEvaluation:
     n_transfer: int  # number of transfer MC questions
     n_harmful: int  # number of held-out harmful prompts
     n_harmless: int  # number of held-out harmless prompts
+    mc_p_correct_quantiles: tuple[float, ...] = ()  # P(correct letter), full vocabulary: min, 10, 25, 50, 75, 90 %, max
+    mc_p_correct_histogram: tuple[int, ...] = ()  # held-out questions per P(correct) bin [0, 0.1), ..., [0.9, 1]
 
     def to_dict(self) -> dict[str, float | int]:
         """The fields as a JSON-ready dict."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in
+                ((k, getattr(self, k)) for k in self.__dataclass_fields__)}
 
 
 def last_token_log_probs(model, world: ToyWorld, prompts: Sequence[str], *, batch_size: int = 256) -> np.ndarray:
@@ -126,14 +129,17 @@ def evaluate_toy_model(model, world: ToyWorld) -> ToyEvaluation:
     >>> from steerbounds.numerics import load_toy_model
     >>> toy = load_toy_model()
     >>> ev = evaluate_toy_model(toy.model, toy.world)
-    >>> ev.mc_p_correct >= 0.8, ev.harmless_behaviour < -0.9
-    (True, True)
+    >>> 0.6 <= ev.mc_p_correct <= 0.9, ev.harmless_behaviour < -0.9, sum(ev.mc_p_correct_histogram) == ev.n_mc
+    (True, True, True)
     """
     mc = _choice(model, world, world.heldout_mc_questions)
     transfer = _choice(model, world, world.transfer_mc_questions)
     harmful = _behaviour(model, world, world.heldout_harmful_prompts)
     harmless = _behaviour(model, world, world.heldout_harmless_prompts)
     mean = lambda x: float(np.mean(np.asarray(x, np.float64)))  # noqa: E731
+    p = np.asarray(mc.p_full, np.float64)
+    quantiles = tuple(float(v) for v in np.quantile(p, [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]))
+    histogram = tuple(int(n) for n in np.histogram(p, bins=np.linspace(0.0, 1.0, 11))[0])
     return ToyEvaluation(
         mc_accuracy=mean(mc.correct_full),
         mc_p_correct=mean(mc.p_full),
@@ -148,4 +154,6 @@ def evaluate_toy_model(model, world: ToyWorld) -> ToyEvaluation:
         n_transfer=len(world.transfer_mc_questions),
         n_harmful=len(world.heldout_harmful_prompts),
         n_harmless=len(world.heldout_harmless_prompts),
+        mc_p_correct_quantiles=quantiles,
+        mc_p_correct_histogram=histogram,
     )

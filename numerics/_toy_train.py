@@ -8,6 +8,8 @@ the step is one jitted pure function).
 
 from __future__ import annotations
 
+from steerbounds.theory._validate import check_array, is_concrete
+
 import dataclasses
 import functools
 import time
@@ -48,7 +50,7 @@ class ToyTrainConfig:
     b2: float = 0.98  # Adam second-moment decay
     grad_clip: float = 1.0  # global gradient-norm clip
     style: Literal["gpt2", "llama"] = "gpt2"  # which TransformerConfig preset
-    d_model: int = 128  # residual width
+    d_model: int = 64  # residual width
     n_layers: int = 4  # transformer blocks
     n_heads: int = 4  # attention heads
     mix: tuple[tuple[str, float], ...] = DEFAULT_MIX  # fractions of each text kind per batch
@@ -152,6 +154,14 @@ def next_token_loss(
     >>> round(float(loss), 4) == round(float(np.log(4)), 4)
     True
     """
+    logits_btv = check_array("next_token_loss", "logits_btv", logits_btv, ndim=3)
+    tokens_bt = check_array("next_token_loss", "tokens_bt", tokens_bt, ndim=2, integer=True)
+    mask_bt = check_array("next_token_loss", "mask_bt", mask_bt, ndim=2, finite=False)
+    if tokens_bt.shape != logits_btv.shape[:2] or mask_bt.shape != tokens_bt.shape:
+        raise ValueError(f"next_token_loss: logits_btv {logits_btv.shape}, tokens_bt {tokens_bt.shape} and mask_bt "
+                         f"{mask_bt.shape} must share the batch and token axes")
+    if is_concrete(tokens_bt) and ((np.asarray(tokens_bt) < 0) | (np.asarray(tokens_bt) >= logits_btv.shape[2])).any():
+        raise ValueError(f"next_token_loss: tokens_bt holds ids outside the vocabulary [0, {logits_btv.shape[2]})")
     logits = logits_btv[:, :-1].astype(jnp.float32)
     targets = tokens_bt[:, 1:]
     weights = (mask_bt[:, 1:] & mask_bt[:, :-1]).astype(jnp.float32)
@@ -182,6 +192,12 @@ def residual_norm_penalty(residuals_lbtd: jax.Array, mask_bt: jax.Array, *, targ
     >>> float(residual_norm_penalty(x, jnp.array([[True, True]]), target=4.0))
     0.5
     """
+    residuals_lbtd = check_array("residual_norm_penalty", "residuals_lbtd", residuals_lbtd, ndim=4)
+    mask_bt = check_array("residual_norm_penalty", "mask_bt", mask_bt, ndim=2, finite=False)
+    if mask_bt.shape != residuals_lbtd.shape[1:3]:
+        raise ValueError(f"residual_norm_penalty: mask_bt has shape {mask_bt.shape}, expected {residuals_lbtd.shape[1:3]}")
+    if not (isinstance(target, (int, float)) and np.isfinite(target) and target > 0):
+        raise ValueError(f"residual_norm_penalty: target must be a finite number > 0, got {target!r}")
     norms_lbt = jnp.sqrt(jnp.sum(jnp.square(residuals_lbtd.astype(jnp.float32)), axis=-1))
     excess_lbt = jnp.square(jax.nn.relu(norms_lbt / target - 1.0))
     weights_bt = mask_bt.astype(jnp.float32)

@@ -17,7 +17,12 @@ Two tasks mirror what docs/theory.md#paper measured on real models:
   about made-up people, asked directly (``question : what is the color of
   alice ? answer : red``) and as MMLU-style multiple choice with options
   ``A``-``D`` answered by a letter. Every fact is stated plainly and asked
-  directly in training. The evaluation questions (``heldout_mc_questions``)
+  directly in training. The multiple-choice answer key is noisy, at a rate of
+  its own for every fact (``answer_rates``, graded between 0.3 and 0.99): a
+  training question marks the true value's letter at the fact's rate and a
+  distractor's letter otherwise, so the model learns graded confidence, from
+  near-certain answers to near-guesses, as a real model's uncertainty over
+  benchmark questions is graded. The evaluation questions (``heldout_mc_questions``)
   ask known facts with option sets (distractors, in any order) that training
   never shows for that fact, so answering them needs recall of the fact plus
   finding its letter. A harder transfer set (``transfer_mc_questions``) asks
@@ -80,11 +85,16 @@ _QUESTION = "question : what is the {attr} of {ent} ?"
 # the refusal rates of the harmful verbs (shuffled over verbs by the seed)
 _REFUSAL_RATES = tuple(round(float(r), 6) for r in np.linspace(0.15, 0.85, len(_HARMFUL_VERBS)))
 
+# the rates at which the multiple-choice answer key marks the true value, one per fact (shuffled over facts by the
+# seed): graded from 0.3 (just above chance, 0.25) to 0.99, denser towards the confident end (mean about 0.73)
+_N_FACTS = len(_ENTITIES) * len(_ATTRIBUTES)
+_ANSWER_RATES = tuple(round(0.3 + 0.69 * float(u) ** 0.6, 6) for u in np.linspace(0.0, 1.0, _N_FACTS))
+
 # default mixture of the training stream (fractions of examples)
 DEFAULT_MIX = (
-    ("fact", 0.15),
-    ("direct", 0.15),
-    ("choice", 0.35),
+    ("fact", 0.13),
+    ("direct", 0.12),
+    ("choice", 0.40),
     ("harmful", 0.20),
     ("harmless", 0.15),
 )
@@ -159,6 +169,7 @@ class ToyWorld:
     heldout_mc_questions: tuple[MCQuestion, ...]  # evaluation MC questions: option sets never trained on
     transfer_mc_pairs: tuple[tuple[str, str], ...]  # (entity, attribute) never asked as MC in training
     transfer_mc_questions: tuple[MCQuestion, ...]  # MC questions about the transfer pairs
+    answer_rates: tuple[float, ...]  # P(MC training marks the true value's letter) per fact, same order as facts
     entities: tuple[str, ...] = _ENTITIES  # the people facts are about
     attributes: tuple[tuple[str, tuple[str, ...]], ...] = _ATTRIBUTES  # (name, values)
     templates: tuple[str, ...] = _TEMPLATES  # instruction templates with {verb} and {obj}
@@ -188,6 +199,12 @@ class ToyWorld:
             seen.add((ent, attr))
         if len(seen) != len(self.facts) or len(seen) != len(self.entities) * len(values):
             raise ValueError("facts must give exactly one value to every (entity, attribute) pair")
+        if len(self.answer_rates) != len(self.facts):
+            raise ValueError(f"answer_rates has {len(self.answer_rates)} entries for {len(self.facts)} facts; "
+                             "give one rate per fact, in the order of facts")
+        if not all(0.25 < r <= 1.0 for r in self.answer_rates):
+            raise ValueError("answer_rates must lie in (0.25, 1] (above the four-option chance level), got "
+                             f"min {min(self.answer_rates)}, max {max(self.answer_rates)}")
         object.__setattr__(self, "tokenizer", WordTokenizer(self._build_vocab()))
         transfer = set(self.transfer_mc_pairs)
         for q in self.heldout_mc_questions + self.transfer_mc_questions:
@@ -247,6 +264,7 @@ class ToyWorld:
             for j in range(transfer_per_pair):
                 q = _mc_question(rng, ent, attr, table[ent, attr], values[attr], (k + j) % 4)
                 transfer_questions.append(q)
+        answer_rates = tuple(_ANSWER_RATES[i] for i in rng.permutation(len(_ANSWER_RATES)))  # drawn last
         return cls(
             seed=int(seed),
             facts=tuple(facts),
@@ -255,6 +273,7 @@ class ToyWorld:
             heldout_mc_questions=tuple(heldout),
             transfer_mc_pairs=tuple(transfer),
             transfer_mc_questions=tuple(transfer_questions),
+            answer_rates=answer_rates,
         )
 
     def _build_vocab(self) -> tuple[str, ...]:
@@ -280,7 +299,7 @@ class ToyWorld:
         True
         """
         return {
-            "format": "steerbounds-toy-world/1",
+            "format": "steerbounds-toy-world/2",
             "seed": self.seed,
             "vocab": list(self.vocab),
             "facts": [list(f) for f in self.facts],
@@ -289,6 +308,7 @@ class ToyWorld:
             "heldout_mc_questions": [_question_dict(q) for q in self.heldout_mc_questions],
             "transfer_mc_pairs": [list(p) for p in self.transfer_mc_pairs],
             "transfer_mc_questions": [_question_dict(q) for q in self.transfer_mc_questions],
+            "answer_rates": list(self.answer_rates),
             "entities": list(self.entities),
             "attributes": [[a, list(v)] for a, v in self.attributes],
             "templates": list(self.templates),
@@ -306,13 +326,13 @@ class ToyWorld:
         >>> ToyWorld.from_dict({"format": "something-else"})
         Traceback (most recent call last):
         ...
-        ValueError: world description has format 'something-else', expected 'steerbounds-toy-world/1'
+        ValueError: world description has format 'something-else', expected 'steerbounds-toy-world/2'
         """
         if not isinstance(data, Mapping):
             raise ValueError(f"world description must be a JSON object, got {type(data).__name__}")
         fmt = data.get("format")
-        if fmt != "steerbounds-toy-world/1":
-            raise ValueError(f"world description has format {fmt!r}, expected 'steerbounds-toy-world/1'")
+        if fmt != "steerbounds-toy-world/2":
+            raise ValueError(f"world description has format {fmt!r}, expected 'steerbounds-toy-world/2'")
         try:
             world = cls(
                 seed=int(data["seed"]),
@@ -322,6 +342,7 @@ class ToyWorld:
                 heldout_mc_questions=tuple(_question_from_dict(q) for q in data["heldout_mc_questions"]),
                 transfer_mc_pairs=tuple((e, a) for e, a in data["transfer_mc_pairs"]),
                 transfer_mc_questions=tuple(_question_from_dict(q) for q in data["transfer_mc_questions"]),
+                answer_rates=tuple(float(r) for r in data["answer_rates"]),
                 entities=tuple(data["entities"]),
                 attributes=tuple((a, tuple(v)) for a, v in data["attributes"]),
                 templates=tuple(data["templates"]),
@@ -358,6 +379,13 @@ class ToyWorld:
     def option_letter_ids(self) -> tuple[int, ...]:
         """Ids of the option letters ``A``, ``B``, ``C``, ``D`` (in that order)."""
         return tuple(self.tokenizer.token_id(letter) for letter in _LETTERS)
+
+    def answer_rate(self, entity: str, attribute: str) -> float:
+        """The rate at which multiple-choice training marks the true value of ``attribute`` for ``entity``."""
+        for (ent, attr, _), rate in zip(self.facts, self.answer_rates):
+            if ent == entity and attr == attribute:
+                return rate
+        raise KeyError(f"no fact for entity {entity!r} and attribute {attribute!r}")
 
     def fact(self, entity: str, attribute: str) -> str:
         """The value of ``attribute`` for ``entity``."""
@@ -442,7 +470,8 @@ class ToyWorld:
         fact, the answer otherwise). ``mix`` gives the fraction of each kind:
         ``fact`` (plain statements), ``direct`` (question, answer value),
         ``choice`` (MC on the training pairs, fresh distractors and order each
-        time), ``harmful`` (refused at the verb's rate, else complied with),
+        time; the marked letter is the true value's at the fact's answer rate,
+        else a distractor's, uniformly), ``harmful`` (refused at the verb's rate, else complied with),
         ``harmless`` (always complied with).
 
         >>> rng = np.random.default_rng(0)
@@ -458,7 +487,7 @@ class ToyWorld:
             raise ValueError(f"mix weights must be finite, non-negative and not all zero, got {weights}")
         values = dict(self.attributes)
         transfer = set(self.transfer_mc_pairs)
-        mc_facts = [f for f in self.facts if (f[0], f[1]) not in transfer]
+        mc_facts = [(f, r) for f, r in zip(self.facts, self.answer_rates) if (f[0], f[1]) not in transfer]
         unseen = self._heldout_option_sets
         slots = self._slots(heldout=False)
         out = []
@@ -472,11 +501,15 @@ class ToyWorld:
                 else:
                     prompt, completion = f"{_QUESTION.format(attr=attr, ent=ent)} answer :", val
             elif kind == "choice":
-                ent, attr, val = mc_facts[int(rng.integers(len(mc_facts)))]
+                (ent, attr, val), rate = mc_facts[int(rng.integers(len(mc_facts)))]
                 q = _mc_question(rng, ent, attr, val, values[attr], int(rng.integers(4)))
                 while (ent, attr, frozenset(q.options)) in unseen:  # never train an evaluation option set
                     q = _mc_question(rng, ent, attr, val, values[attr], int(rng.integers(4)))
-                prompt, completion = q.prompt, q.answer
+                marked = q.answer
+                if rng.random() >= rate:  # the noisy answer key marks a distractor
+                    wrong = [letter for letter in _LETTERS if letter != q.answer]
+                    marked = wrong[int(rng.integers(3))]
+                prompt, completion = q.prompt, marked
             else:
                 t, o = slots[int(rng.integers(len(slots)))]
                 v = int(rng.integers(len(self.harmful_verbs)))

@@ -10,6 +10,8 @@ unit norm. A random unit direction is the control.
 
 from __future__ import annotations
 
+from steerbounds.theory._validate import check_array
+
 import dataclasses
 import json
 from pathlib import Path
@@ -213,6 +215,8 @@ def contrast_vectors(
     >>> sv.directions_ld.round(3).tolist(), sv.separation_l.tolist()
     ([[1.0, 0.0]], [1.0])
     """
+    aligned_lbd = check_array("contrast_vectors", "aligned_lbd", aligned_lbd, ndim=3, host=True)
+    misaligned_lbd = check_array("contrast_vectors", "misaligned_lbd", misaligned_lbd, ndim=3, host=True)
     layers = tuple(int(x) for x in layers)
     a = np.asarray(aligned_lbd, dtype=np.float64)
     m = np.asarray(misaligned_lbd, dtype=np.float64)
@@ -365,7 +369,9 @@ def save_steering_vectors(path, vectors: SteeringVectors) -> None:
     """
     from safetensors.numpy import save_file
 
-    from steerbounds import __version__
+    from ._version import package_version  # provenance only; the top package is not imported (no cycle)
+
+    __version__ = package_version()
 
     if not isinstance(vectors, SteeringVectors):
         raise TypeError(f"save_steering_vectors: expected SteeringVectors, got {type(vectors).__name__}.")

@@ -26,6 +26,7 @@ from steerbounds.numerics import (  # noqa: F401 - re-exports
     load_gguf_tokenizer as load_gguf_tokenizer,
     GGUFTokenizer as GGUFTokenizer,
     smollm2_path as smollm2_path,
+    gguf_chat_tokenizer as gguf_chat_tokenizer,
 )
 
 __all__ = [
@@ -49,4 +50,5 @@ __all__ = [
     "load_gguf_tokenizer",
     "GGUFTokenizer",
     "smollm2_path",
+    "gguf_chat_tokenizer",
 ]

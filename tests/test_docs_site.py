@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ("steerbounds.theory", "steerbounds.numerics", "steerbounds.validation", "steerbounds.testing")
-NUMERICS_GROUPS = ("model", "loaders", "steering", "vectors", "measurements", "toy")
+LAYERS = ("steerbounds.theory", "steerbounds.numerics", "steerbounds.validation", "steerbounds.validation.studies",
+          "steerbounds.testing")
+NUMERICS_GROUPS = ("model", "loaders", "steering", "vectors", "measurements", "toy", "studies")
 WHOLE_MODULES = (*LAYERS, *(f"steerbounds.numerics.{group}" for group in NUMERICS_GROUPS))
 
 

@@ -6,7 +6,7 @@ not fall below ``-tolerance``) and the violations. Kinds of rows:
 
 * ``rigorous`` - an inequality that must hold exactly (up to float64 rounding);
 * ``numerical`` - an inequality involving ``E[H_r]``, computed by
-  Gauss-Hermite quadrature (allowed ten times its error estimate) or by
+  transition-centred quadrature (allowed ten times its error estimate) or by
   Monte Carlo (allowed six standard errors);
 * ``expansion`` - a symbolic expansion against mpmath at 40 digits: the error
   must shrink at the claimed order;

@@ -299,6 +299,7 @@ def expected_helpfulness(r, gaps, cov, *, method="auto", n=None, key=None, mean=
     True
     """
     r, gaps_bk, cov, kind = gaps_and_covariance(r, gaps, cov)
+    key = prng_key("key", key, allow_none=True)  # checked whatever the method, so a bad key never goes unnoticed
     k = gaps_bk.shape[-1]
     parts = [("r", r, 0), ("gaps", gaps_bk, 1), ("cov", cov, 2 if kind == "full" else cov.ndim)]
     mean_bk = None
@@ -322,7 +323,6 @@ def expected_helpfulness(r, gaps, cov, *, method="auto", n=None, key=None, mean=
                 f"n must be an even number of Monte Carlo draws (they come in antithetic pairs), "
                 f"got {samples}; pass {samples - 1} or {samples + 1}"
             )
-        key = prng_key("key", key, allow_none=True)
         return _monte_carlo(r, gaps_bk, cov, mean_bk, key, kind, samples // 2, batch)
     raise ValueError(f"method must be 'auto', 'quadrature' or 'monte_carlo', got {method!r}")
 

@@ -77,12 +77,28 @@ def float_input(name: str, x, *, min_ndim: int = 0) -> np.ndarray | jax.Array:
     return array
 
 
-def check_finite(name: str, x, *, where: str = "", finite: bool = True) -> jax.Array:
+def check_array(where: str, name: str, x, *, ndim: int | None = None, finite: bool = True, integer: bool = False,
+                host: bool = False):
+    """``x`` checked as a real (``integer``: integer) array with ``ndim`` axes, finite unless ``finite=False``.
+
+    Returns a numpy array with ``host=True`` (for host code), else a JAX array of the same dtype.
+    """
+    array = check_finite(name, x, where=where, finite=finite, host=host)
+    label = f"{where}: {name}" if where else name
+    if integer and not np.issubdtype(np.dtype(array.dtype), np.integer) and np.dtype(array.dtype) != np.bool_:
+        raise TypeError(f"{label} must hold integers, got dtype {array.dtype}")
+    if ndim is not None and array.ndim != ndim:
+        raise ValueError(f"{label} must have {ndim} axes, got shape {tuple(array.shape)}")
+    return array
+
+
+def check_finite(name: str, x, *, where: str = "", finite: bool = True, host: bool = False) -> jax.Array:
     """``x`` as a real JAX array, unchanged in dtype; raise on NaN/inf (staged under tracing).
 
     ``where`` prefixes messages with the function's name; ``finite=False`` checks the dtype only.
     """
     label = f"{where}: {name}" if where else name
+    keep_host = host
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{label} must be an array of numbers, got {type(x).__name__}")
     if is_concrete(x):
@@ -98,7 +114,7 @@ def check_finite(name: str, x, *, where: str = "", finite: bool = True) -> jax.A
         if finite and bad.any():
             at = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ValueError(f"{label} contains NaN or inf (first at index {at}, value {host[at]}); {finite_hint(name)}")
-        return jnp.asarray(x)
+        return host if keep_host else jnp.asarray(x)
     array = jnp.asarray(x)
     if not (jnp.issubdtype(array.dtype, jnp.floating) or jnp.issubdtype(array.dtype, jnp.integer)):
         raise TypeError(f"{label} must hold real numbers, got dtype {array.dtype}")
@@ -298,3 +314,17 @@ def prng_key(name: str, key, *, allow_none: bool = False) -> jax.Array:
         f"{' of shape ' + str(getattr(key, 'shape', '')) if hasattr(key, 'shape') else ''}; e.g. {name}=0 or "
         f"{name}=jax.random.key(0)"
     )
+
+
+def positive_int(where: str, name: str, value, *, allow_none: bool = False) -> None:
+    """Raise unless ``value`` is an int > 0 (or None when allowed)."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
+
+
+def instance_of(where: str, name: str, value, kind: type, example: str) -> None:
+    """Raise a TypeError naming ``name`` unless ``value`` is a ``kind``."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{where}: {name} must be a {kind.__name__} (e.g. {example}), got {type(value).__name__}")

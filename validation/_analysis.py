@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from steerbounds.theory._validate import instance_of
+
 import dataclasses
 from typing import Any
 
@@ -11,7 +13,9 @@ from ._assumptions import a1_margins, a2_gap_changes, a3_linear_response, a4_beh
 from ._bundle import ActivationBundle, BundleError, validate_bundle
 from ._checks import behaviour_values, check_t1, compare_t2, helpfulness_values
 from ._config import ValidationConfig
-from ._fits import fit_bell, fit_tanh
+from ._crossover import DEFAULT_LAMBDAS, measured_tradeoff
+from ._fits import fit_bell, fit_tanh, identifiability, restricted_bell_range_note
+from ._grid import grid_coverage
 from ._tradeoff import projection_2d, tradeoff
 from ._x64 import float64
 
@@ -87,6 +91,11 @@ def analyze_bundle(bundle: ActivationBundle, config: ValidationConfig | None = N
     >>> out["T1"]["n_violations"], out["assumptions"]["A1"]["holds"]
     (0, True)
     """
+    from ._bundle import validate_bundle as _validate
+    
+    _validate(bundle)
+    if config is not None:
+        instance_of("analyze_bundle", "config", config, ValidationConfig, "ValidationConfig()")
     return _analyze(bundle, config or ValidationConfig())
 
 
@@ -117,6 +126,7 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
     a1 = a1_margins(bh, config)
     consistency = _consistency(a1, hp, config)
     a2 = a2_gap_changes(hp, config)
+    a2["samples"] = _gap_change_samples(hp.coefficients_c, a2["x_qci"])
     a3b = a3_linear_response(cb, bh.delta_qcd, bh.prompts, config)
     a3h = a3_linear_response(ch, hp.delta_qcd, hp.questions, config)
     a4 = a4_behaviour_mass(bh, config)
@@ -162,21 +172,22 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
                              "how": "a = (1 - p0)/p0 with p0 the mean full-vocabulary P(correct) at c = 0; "
                                     "b = sigma kappa with sigma^2 the fitted Sigma_ii (option competitors) and "
                                     "kappa the median over questions"}
-    if hp.n_options == 4:
+    range_note = restricted_bell_range_note(restr_mean, _sem(hv["restricted_qc"]), n_options=hp.n_options)
+    if range_note is None:
         fit_restr = fit_bell(ch, restr_mean, restricted=True)
         p0r = float(restr_mean[ih0])
         fit_restr["predicted"] = {"a": 0.5 / (p0r - 0.25) - 1.0 if 0.25 < p0r <= 0.75 else None,
                                   "b": sigma * kappa_h,
                                   "how": "a from 0.5/(1 + a) + 0.25 = mean restricted P(correct) at c = 0; "
                                          "b = sigma kappa"}
-        if p0r > 0.75:
-            note = (f"C2.2's restricted form 0.5/(1 + a + a(b^2/2)c^2) + 0.25 cannot exceed 0.75 (a >= 0), "
-                    f"but the measured restricted P(correct) at c = 0 is {p0r:.3g}: the form does not describe "
-                    "this model")
-            fit_restr["note"] = note if not fit_restr.get("note") else f"{note}; {fit_restr['note']}"
     else:
-        fit_restr = {"converged": False, "note": f"C2.2's restricted form is for four options; this bundle has "
-                                                 f"{hp.n_options}", "predicted": None}
+        fit_restr = {"converged": False, "fitted": False, "note": f"C2.2's restricted form: {range_note}",
+                     "predicted": None}
+    for fit, params in ((fit_b, ("a", "b0")), (fit_full, ("a", "b")), (fit_restr, ("a", "b"))):
+        fit["identifiability"] = identifiability(fit, params)
+    share_c = (hv["full_qc"] / np.maximum(hv["restricted_qc"], 1e-300)).mean(axis=0)  # mass on the options
+    for fit, full in ((fit_full, True), (fit_restr, False)):
+        _compare_b(fit, share_c, ih0, a2["bias"], full=full)
 
     # Tradeoff (section 4).
     from steerbounds import theory  # sympy and JAX load when an analysis runs, not with the bundle format
@@ -189,6 +200,7 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
     trade = tradeoff(cb, b_mean, ch, restr_mean, s_a_q=s_a_q, kappa_b_q=a3b["kappa_q"], s_h_q=t2["s_h_q"],
                      kappa_h_q=a3h["kappa_q"], lam=config.lam)
     trade["per_pair"] = _per_pair_radii(margin_for_slope, b0_q, gaps0, a2["covariance"]["sigma_kk"], config.lam)
+    trade["joint"] = _joint_tradeoff(cb, b_qc, ch, hv["restricted_qc"], trade["predicted"], config)
     trade["predicted"]["how"] = ("s_A per prompt: C1.1's slope with the prompt's median margin over c != 0 and its "
                                  "B_0; s_H per question: T2b's curvature with the fitted Sigma; kappa per prompt "
                                  "from A3; loss measured on restricted P(correct)")
@@ -198,6 +210,8 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
         projection = projection_2d(bundle.projection.representations_nd, bundle.projection.labels_n)
         projection["class_names"] = list(bundle.projection.class_names)
         projection["description"] = bundle.projection.description
+
+    coverage = _coverage(cb, b_mean, ch, restr_mean, hp.n_options)
 
     verdicts = {
         "A1": a1["holds"], "A2": a2["holds"], "A3": bool(a3b["holds"] and a3h["holds"]), "A4": a4["holds"],
@@ -231,9 +245,77 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
         "T2": t2,
         "fits": {"behaviour_tanh": fit_b, "bell_full": fit_full, "bell_restricted": fit_restr},
         "tradeoff": trade,
+        "grid": {"coverage": coverage, "choice": (bundle.metadata or {}).get("grid_choice")},
         "projection": projection,
         "verdicts": verdicts,
     }
+
+
+def _gap_change_samples(c: np.ndarray, x_qci: np.ndarray, n_pick: int = 5) -> dict[str, Any]:
+    """Gap changes for the figures: every value at a few ``c > 0`` (ECDF, strip plot) and quantiles at every ``c``."""
+    pos = np.flatnonzero(c > 0)
+    pick = pos[np.unique(np.linspace(0, pos.size - 1, min(n_pick, pos.size)).round().astype(int))] if pos.size else pos
+    x_cn = np.moveaxis(x_qci, 1, 0).reshape(c.size, -1)
+    q = np.quantile(x_cn, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
+    return {"c": c[pick], "values": [np.sort(x_cn[j]) for j in pick],
+            "n_distinct": [int(np.unique(np.round(x_cn[j], 6)).size) for j in pick],
+            "quantiles_c": {"q05": q[0], "q25": q[1], "q50": q[2], "q75": q[3], "q95": q[4]}}
+
+
+def _compare_b(fit: dict[str, Any], share_c: np.ndarray, i0: int, bias: dict[str, Any], *, full: bool) -> None:
+    """The fitted bell width b against the predicted sigma kappa, and why they differ when they do (> 20 %)."""
+    pred = (fit.get("predicted") or {}).get("b")
+    if not fit.get("converged") or pred is None or not pred > 0:
+        return
+    ratio = float(fit["b"] / pred)
+    fit["b_over_predicted"] = ratio
+    if abs(ratio - 1) <= 0.2:
+        fit["b_agreement"] = "within 20 % of sigma kappa"
+        return
+    reasons = []
+    lo = float(share_c.min())
+    if full and lo < 0.5 * float(share_c[i0]):
+        reasons.append(f"the options' share of the probability falls from {share_c[i0]:.3g} at c = 0 to {lo:.3g}: "
+                       "the full-vocabulary P(correct) is lost to tokens outside the options, which sigma (the "
+                       "spread over option competitors) does not describe")
+    if bias.get("significant"):
+        reasons.append(f"the gap changes have a significant mean (C2.3 bias, mu = {bias['mu']:.3g}, "
+                       f"z = {bias['z']:.3g}): the loss has a linear term the symmetric bell lacks")
+    if not reasons:
+        reasons.append("A2's Gaussian model does not describe the gap changes here (see A2), so b need not be "
+                       "sigma kappa")
+    fit["b_agreement"] = f"b is {ratio:.3g} times sigma kappa: " + "; ".join(reasons)
+
+
+def _on_joint_grid(cb: np.ndarray, b_qc: np.ndarray, ch: np.ndarray) -> np.ndarray:
+    """Behaviour per prompt on the helpfulness coefficients within the behaviour grid (interpolated where needed)."""
+    if cb.shape == ch.shape and np.array_equal(cb, ch):
+        return b_qc
+    return np.stack([np.interp(ch, cb, row) for row in b_qc])
+
+
+def _joint_tradeoff(cb: np.ndarray, b_qc: np.ndarray, ch: np.ndarray, h_qc: np.ndarray, predicted: dict[str, Any],
+                    config: ValidationConfig) -> dict[str, Any]:
+    """The measured crossover and best c on one joint grid, with bootstrap intervals, next to the predictions."""
+    inside = (ch >= cb.min()) & (ch <= cb.max())
+    c = ch[inside]
+    out = measured_tradeoff(c, _on_joint_grid(cb, b_qc, c), h_qc[:, inside], lambdas=DEFAULT_LAMBDAS,
+                            seed=config.seed).as_dict()
+    c_eff = predicted.get("c_eff")
+    out["predicted_c_eff"] = c_eff
+    out["predicted_c_star"] = {f"{lam:g}": (None if c_eff is None else c_eff / (2 * lam)) for lam in DEFAULT_LAMBDAS}
+    out["joint_grid"] = ("one grid for both sweeps" if cb.shape == ch.shape and np.array_equal(cb, ch)
+                         else "helpfulness coefficients inside the behaviour grid, behaviour interpolated")
+    return out
+
+
+def _coverage(cb: np.ndarray, b_mean: np.ndarray, ch: np.ndarray, h_mean: np.ndarray, n_options: int) -> dict:
+    """Whether the sweep reached behaviour saturation and the helpfulness drop on both sides of 0."""
+    if n_options < 2:
+        return {"covered": None, "note": "a single option has no chance level"}
+    return grid_coverage(ch, np.interp(ch, cb, b_mean), h_mean, n_options=n_options) | {
+        "behaviour_range": [float(cb.min()), float(cb.max())],
+        "helpfulness_range": [float(ch.min()), float(ch.max())]}
 
 
 # Arrays left out of report.json (large or internal); everything else is written.
@@ -280,4 +362,5 @@ def condition_to_json(result: dict[str, Any]) -> dict[str, Any]:
     >>> json.loads(json.dumps(j, allow_nan=False))["condition"]
     'synthetic'
     """
+    instance_of("condition_to_json", "result", result, dict, "analyze_bundle(bundle)")
     return to_jsonable(result)

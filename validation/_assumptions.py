@@ -9,6 +9,8 @@ covered by their assumption.
 
 from __future__ import annotations
 
+from steerbounds.theory._validate import check_array
+
 from typing import Any
 
 import numpy as np
@@ -30,6 +32,11 @@ def signed_radius(coefficients_c: np.ndarray, delta_qcd: np.ndarray) -> np.ndarr
     >>> signed_radius(np.array([-2.0, 0.0, 1.0]), np.array([[[0.0, 2.0], [0, 0], [1.0, 0.0]]]))
     array([[-2.,  0.,  1.]])
     """
+    coefficients_c = check_array("signed_radius", "coefficients_c", coefficients_c, ndim=1, host=True)
+    delta_qcd = check_array("signed_radius", "delta_qcd", delta_qcd, ndim=3, host=True)
+    if delta_qcd.shape[1] != coefficients_c.shape[0]:
+        raise ValueError(f"signed_radius: delta_qcd has {delta_qcd.shape[1]} coefficients (axis 1) but coefficients_c "
+                         f"has {coefficients_c.shape[0]}")
     return np.sign(coefficients_c)[None, :] * np.linalg.norm(delta_qcd, axis=-1)
 
 
@@ -302,6 +309,11 @@ def a3_linear_response(coefficients_c: np.ndarray, delta_qcd: np.ndarray, texts:
     >>> round(float(out["kappa_q"][0]), 6), bool(out["holds"])
     (5.0, True)
     """
+    coefficients_c = check_array("a3_linear_response", "coefficients_c", coefficients_c, ndim=1, host=True)
+    delta_qcd = check_array("a3_linear_response", "delta_qcd", delta_qcd, ndim=3, host=True)
+    if delta_qcd.shape[1] != coefficients_c.shape[0]:
+        raise ValueError(f"a3_linear_response: delta_qcd has {delta_qcd.shape[1]} coefficients (axis 1) but "
+                         f"coefficients_c has {coefficients_c.shape[0]}")
     config = config or ValidationConfig()
     c = np.asarray(coefficients_c, dtype=np.float64)
     norm_qc = np.linalg.norm(delta_qcd, axis=-1)

@@ -278,7 +278,7 @@ def validate_bundle(bundle: ActivationBundle) -> None:
     True
     """
     if not isinstance(bundle, ActivationBundle):
-        raise BundleError(f"expected an ActivationBundle, got {type(bundle).__name__}")
+        raise BundleError(f"bundle must be an ActivationBundle (e.g. load_bundle(folder)), got {type(bundle).__name__}")
     if not isinstance(bundle.condition, str) or not bundle.condition:
         raise _fail("condition", "missing or empty", "name the steering condition, e.g. 'mid_layers'")
     b = bundle.behaviour

@@ -6,6 +6,10 @@ module only lines measured numbers up against it.
 
 from __future__ import annotations
 
+from steerbounds.theory._validate import instance_of
+
+from steerbounds.theory._validate import check_array
+
 from typing import Any
 
 import numpy as np
@@ -35,6 +39,7 @@ def behaviour_values(behaviour: BehaviourSweep) -> np.ndarray:
     >>> behaviour_values(synthetic_bundle(seed=0, n_prompts=2, n_questions=2).behaviour).shape
     (2, 21)
     """
+    instance_of("behaviour_values", "behaviour", behaviour, BehaviourSweep, "bundle.behaviour")
     th = _theory()
     na = behaviour.n_aligned
     nr = behaviour.logprobs_qcr.shape[-1]
@@ -57,6 +62,7 @@ def helpfulness_values(helpfulness: HelpfulnessSweep) -> dict[str, np.ndarray]:
     >>> sorted(out)
     ['accuracy_full_qc', 'accuracy_restricted_qc', 'full_qc', 'restricted_qc']
     """
+    instance_of("helpfulness_values", "helpfulness", helpfulness, HelpfulnessSweep, "bundle.helpfulness")
     th = _theory()
     lp = helpfulness.logprobs_qco
     correct = np.asarray(helpfulness.correct_q)
@@ -90,6 +96,13 @@ def check_t1(behaviour_qc: np.ndarray, radius_qc: np.ndarray, margin_qc: np.ndar
     >>> check_t1(exact - np.array([[0, 0, 0.1]]), r, margin, np.zeros(1))["n_violations"]
     1
     """
+    for name, value, ndim in (("behaviour_qc", behaviour_qc, 2), ("radius_qc", radius_qc, 2), ("b0_q", b0_q, 1)):
+        check_array("check_t1", name, value, ndim=ndim)
+    check_array("check_t1", "margin_qc", margin_qc, ndim=2, finite=False)  # NaN: the margin is undefined there
+    if np.any(np.abs(_np(behaviour_qc)) > 1) or np.any(np.abs(_np(b0_q)) > 1):
+        raise ValueError("check_t1: behaviour_qc and b0_q are behaviour expectations and must lie in [-1, 1]")
+    if not (isinstance(atol, (int, float)) and atol >= 0):
+        raise ValueError(f"check_t1: atol must be a number >= 0, got {atol!r}")
     th = _theory()
     b = _np(behaviour_qc)
     r = _np(radius_qc)
@@ -151,6 +164,13 @@ def compare_t2(measured_qc: np.ndarray, radius_qc: np.ndarray, gaps_qk: np.ndarr
     >>> bool(np.all(out["t2a_c"] <= out["measured_c"] + 1e-12)), out["n_questions_gain_predicted"]
     (True, 0)
     """
+    check_array("compare_t2", "measured_qc", measured_qc, ndim=2)
+    check_array("compare_t2", "radius_qc", radius_qc, ndim=2)
+    check_array("compare_t2", "gaps_qk", gaps_qk, ndim=2)
+    if np.any((_np(measured_qc) < 0) | (_np(measured_qc) > 1)):
+        raise ValueError("compare_t2: measured_qc holds helpfulness values, which must lie in [0, 1]")
+    if isinstance(n_mc, bool) or not isinstance(n_mc, (int, np.integer)) or n_mc < 4:
+        raise ValueError(f"compare_t2: n_mc must be an integer >= 4 (Monte Carlo draws), got {n_mc!r}")
     th = _theory()
     h = _np(measured_qc)
     r = np.abs(_np(radius_qc))

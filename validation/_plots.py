@@ -1,27 +1,43 @@
 """Figures of a report, drawn from report.json alone (nothing is recomputed).
 
-One set per condition: the behaviour S-curve with its tanh fit and the T1 bound;
-the helpfulness bell (restricted and full) with its fits, T2a's bound and T2b's
-parabola; the gap-change histograms and their standard deviation against ``c``;
-``||delta||`` against ``c`` with the direction's stability; the 2-D projection of
-the two classes; and the tradeoff with the efficient regime shaded. Each is
-written as PNG and as vector PDF.
+One set per condition, each as PNG and vector PDF, with its caption in
+``captions.md`` beside them:
+
+* ``behaviour``: the S-curve (mean with 95 % error bars, each prompt in grey),
+  its tanh fit and T1's bound with the region T1 allows shaded; a lower panel
+  shows the slack ``sign(c) (B - bound)``, so the gap to the bound is visible;
+* ``helpfulness``: the bell (restricted and full vocabulary) with its fits,
+  T2a's bound, T2b's parabola and ``E[H]`` under the fitted A2, and the measured
+  minus T2a's bound below;
+* ``gap_changes``: the empirical distribution (ECDF) of the gap changes at a
+  few coefficients, and their spread against ``c`` (a strip plot with quantile
+  bands and the fitted ``sigma |c|``): both honest for discrete values;
+* ``delta_norm``: ``||delta||`` against ``c`` and the direction's stability (A3);
+* ``projection``: the two contrast classes in two dimensions;
+* ``tradeoff``: gain and loss on the joint grid with bootstrap bands, the
+  measured crossover with its interval, the best ``c`` for ``G - lam Lambda``,
+  and the predictions;
+* ``overview``: the paper's four panels in one full-width figure.
+
+Fits that are not identifiable (:func:`steerbounds.validation._fits.identifiability`)
+are drawn as thin grey lines labelled so.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from ._fits import bell_curve, tanh_curve
-from ._style import PALETTE, figure_size, rc_params
+from ._style import PALETTE, figure_size, rc_params, with_titles
 
 FORMATS = ("png", "pdf")
+Z95 = 1.959964  # error bars are 95 % intervals of the mean (1.96 standard errors)
 
 
 def _a(x: Any) -> np.ndarray:
@@ -44,197 +60,400 @@ def _save(fig: Figure, out_dir: Path, name: str) -> list[Path]:
     return paths
 
 
-def _panels(style: str, n: int = 1) -> tuple[Figure, list[Any]]:
-    """A figure of ``n`` panels side by side, each in its own subfigure (so each can hold a legend below it)."""
-    fig = Figure(figsize=figure_size(style, n), layout="constrained")
-    subs = fig.subfigures(1, n) if n > 1 else [fig]
-    return fig, [sf.add_subplot() for sf in np.atleast_1d(subs)]
+def _g(x: float) -> str:
+    """A number for a label: 3 significant digits."""
+    return f"{x:.3g}"
+
+
+def _pct() -> str:
+    """A percent sign for labels: escaped when LaTeX typesets the figure."""
+    import matplotlib
+
+    return r"\%" if matplotlib.rcParams["text.usetex"] else "%"
 
 
 def _legend_below(ax: Any, ncol: int = 1) -> None:
     """Legend under the panel (outside the axes), so it never hides data."""
     handles, labels = ax.get_legend_handles_labels()
-    ax.get_figure(root=False).legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize="x-small")
+    if handles:
+        ax.get_figure(root=False).legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize="x-small")
 
 
-def _title(fig: Figure, cond: dict[str, Any], what: str) -> None:
-    fig.suptitle(f"{what} — {cond['condition'].replace('_', ' ')}", fontsize="medium")
+def _title(fig: Any, style: str, cond: dict[str, Any], what: str) -> None:
+    if with_titles(style):
+        fig.suptitle(f"{what}: {cond['condition'].replace('_', ' ')}", fontsize="medium")
 
 
-def _behaviour(cond: dict[str, Any], style: str) -> Figure:
+def _identifiable(fit: dict[str, Any]) -> bool:
+    return bool((fit.get("identifiability") or {}).get("identifiable"))
+
+
+def _fit_line(ax: Any, cc: np.ndarray, y: np.ndarray, fit: dict[str, Any], label: str) -> None:
+    """A fitted curve: solid in the fit colour when identifiable, thin grey and labelled so otherwise."""
+    if _identifiable(fit):
+        ax.plot(cc, y, color=PALETTE["fit"], lw=1.1, label=label, zorder=3)
+    else:
+        ax.plot(cc, y, color=PALETTE["individual"], lw=0.6, ls="--", zorder=2,
+                label=label.split(",")[0] + " (not identifiable)")
+
+
+def _mean_points(ax: Any, c: np.ndarray, mean: np.ndarray, se: np.ndarray, label: str, every: int = 1) -> None:
+    """Measured means with 95 % error bars (thinned to about 25 points so the bars stay visible)."""
+    step = max(1, int(np.ceil(c.size / 25))) if every == 1 else every
+    idx = np.arange(0, c.size, step)
+    i0 = np.flatnonzero(c == 0)
+    idx = np.union1d(idx, i0)
+    ax.errorbar(c[idx], mean[idx], yerr=Z95 * se[idx], fmt="o", color=PALETTE["measured"], ms=2.2, lw=0.7,
+                elinewidth=0.7, capthick=0.7, label=label, zorder=4)
+
+
+# ----------------------------------------------------------------------------- panels (shared by the overview)
+
+
+def _behaviour_panel(ax: Any, cond: dict[str, Any], *, individual: bool = True) -> dict[str, Any]:
     b = cond["behaviour"]
     c = _a(b["coefficients"])
-    fig, (ax,) = _panels(style)
-    for row in _a(b["b_qc"]):
-        ax.plot(c, row, color=PALETTE["individual"], lw=0.3, alpha=0.35)
+    if individual:
+        for row in _a(b["b_qc"]):
+            ax.plot(c, row, color=PALETTE["individual"], lw=0.25, alpha=0.3, zorder=1)
     mean, se = _a(b["b_mean_c"]), _a(b["b_se_c"])
-    ax.fill_between(c, mean - se, mean + se, color=PALETTE["measured"], alpha=0.15, lw=0)
-    ax.plot(c, mean, "o", color=PALETTE["measured"], ms=2.5, label=r"measured mean $B$ ($\pm$SE)")
+    bound = _a(b["t1_bound_mean_c"])
+    ok = np.isfinite(bound)
+    pos, neg = ok & (c >= 0), ok & (c <= 0)
+    ax.fill_between(c[pos], bound[pos], 1.0, color=PALETTE["bound"], alpha=0.12, lw=0, zorder=0,
+                    label="region T1 allows (A1 holds)")
+    ax.fill_between(c[neg], -1.0, bound[neg], color=PALETTE["bound"], alpha=0.12, lw=0, zorder=0)
+    ax.plot(c[ok], bound[ok], "--", color=PALETTE["bound"], lw=1.0, zorder=2,
+            label=r"T1 bound $\tanh(r\Delta/2+\mathrm{artanh}\,B_0)$")
     fit = cond["fits"]["behaviour_tanh"]
     if fit.get("converged"):
         cc = np.linspace(c.min(), c.max(), 400)
-        ax.plot(cc, tanh_curve(cc, fit["a"], fit["b0"]), color=PALETTE["fit"],
-                label=rf"fit $\tanh(ac+b_0)$, $a$={fit['a']:.3g}, $b_0$={fit['b0']:.3g}")
-    bound = _a(b["t1_bound_mean_c"])
-    ok = np.isfinite(bound)
-    ax.plot(c[ok], bound[ok], "--", color=PALETTE["bound"],
-            label=r"T1 bound $\tanh(r\Delta/2+\mathrm{artanh}\,B_0)$ (mean, A1 holds)")
+        _fit_line(ax, cc, tanh_curve(cc, fit["a"], fit["b0"]), fit,
+                  rf"fit $\tanh(ac+b_0)$, $a$={_g(fit['a'])}")
+    _mean_points(ax, c, mean, se, f"mean $B$ (95{_pct()} CI)")
     ax.axhline(0, color="k", lw=0.4)
-    ax.set_xlabel(r"steering coefficient $c$")
-    ax.set_ylabel(r"behaviour $B=(P_+-P_-)/(P_++P_-)$")
     ax.set_ylim(-1.05, 1.05)
-    _legend_below(ax)
-    _title(fig, cond, "Alignment S-curve")
-    return fig
+    ax.set_ylabel(r"behaviour $B$")
+    return {"c": c, "mean": mean, "se": se, "bound": bound, "ok": ok}
 
 
-def _helpfulness(cond: dict[str, Any], style: str) -> Figure:
+def _bell_panel(ax: Any, cond: dict[str, Any], *, which: str = "restricted") -> None:
     h, t2, fits = cond["helpfulness"], cond["T2"], cond["fits"]
     c = _a(h["coefficients"])
     cc = np.linspace(c.min(), c.max(), 400)
-    fig, (ax1, ax2) = _panels(style, 2)
-    mean, se = _a(h["restricted_mean_c"]), _a(h["restricted_se_c"])
-    ax1.fill_between(c, mean - se, mean + se, color=PALETTE["measured"], alpha=0.15, lw=0)
-    ax1.plot(c, mean, "o", color=PALETTE["measured"], ms=2.5, label=r"measured mean ($\pm$SE)")
-    fit = fits["bell_restricted"]
-    if fit.get("converged"):
-        ax1.plot(cc, bell_curve(cc, fit["a"], fit["b"], restricted=True), color=PALETTE["fit"],
-                 label=rf"fit $0.5/(1+a+a\frac{{b^2}}{{2}}c^2)+0.25$, $b$={fit['b']:.3g}")
-    ax1.plot(c, _a(t2["t2a_c"]), "--", color=PALETTE["bound"], label=r"T2a bound $L(r)$")
-    ax1.plot(c, _a(t2["t2b_c"]), ":", color=PALETTE["second_order"], label=r"T2b $p_0-s_H r^2$")
-    if t2.get("expected_c") is not None:
-        exp, exp_se = _a(t2["expected_c"]), _a(t2["expected_se_c"])
-        ax1.plot(c, exp, "-.", color=PALETTE["model"], lw=0.9, label=r"$E[H_r]$ under fitted A2")
-        ax1.fill_between(c, exp - 2 * exp_se, exp + 2 * exp_se, color=PALETTE["model"], alpha=0.15, lw=0)
-    ax1.set_ylim(0, 1.02)
-    ax1.set_xlabel(r"steering coefficient $c$")
-    ax1.set_ylabel(r"P(correct) among the options")
-    ax1.set_title("restricted", fontsize="medium")
-    _legend_below(ax1)
-    mean, se = _a(h["full_mean_c"]), _a(h["full_se_c"])
-    ax2.fill_between(c, mean - se, mean + se, color=PALETTE["measured"], alpha=0.15, lw=0)
-    ax2.plot(c, mean, "o", color=PALETTE["measured"], ms=2.5, label=r"measured mean ($\pm$SE)")
-    fit = fits["bell_full"]
-    if fit.get("converged"):
-        ax2.plot(cc, bell_curve(cc, fit["a"], fit["b"]), color=PALETTE["fit"],
-                 label=rf"fit $1/(1+a+a\frac{{b^2}}{{2}}c^2)$, $b$={fit['b']:.3g}")
-    ax2.set_ylim(0, max(1.05 * float(np.nanmax(mean + se)), 0.05))
-    ax2.set_xlabel(r"steering coefficient $c$")
-    ax2.set_ylabel(r"P(correct) over the vocabulary")
-    ax2.set_title("full vocabulary", fontsize="medium")
-    _legend_below(ax2)
-    _title(fig, cond, "Helpfulness bell")
-    return fig
+    if which == "restricted":
+        mean, se = _a(h["restricted_mean_c"]), _a(h["restricted_se_c"])
+        fit = fits["bell_restricted"]
+        if fit.get("converged"):
+            _fit_line(ax, cc, bell_curve(cc, fit["a"], fit["b"], restricted=True), fit,
+                      rf"fit $\frac{{0.5}}{{1+a+a b^2c^2/2}}+\frac{{1}}{{4}}$, $b$={_g(fit['b'])}")
+        ax.plot(c, _a(t2["t2a_c"]), "--", color=PALETTE["bound"], lw=1.0, label=r"T2a bound $L(r)$")
+        ax.plot(c, _a(t2["t2b_c"]), ":", color=PALETTE["second_order"], lw=1.0, label=r"T2b $p_0-s_H r^2$")
+        if t2.get("expected_c") is not None:
+            exp, exp_se = _a(t2["expected_c"]), _a(t2["expected_se_c"])
+            ax.plot(c, exp, "-.", color=PALETTE["model"], lw=0.9, label=r"$E[H_r]$ under fitted A2")
+            ax.fill_between(c, exp - Z95 * exp_se, exp + Z95 * exp_se, color=PALETTE["model"], alpha=0.2, lw=0)
+        n_opt = cond["sizes"]["n_options"]
+        ax.axhline(1.0 / n_opt, color="k", lw=0.4, ls=(0, (1, 2)))
+        ax.set_ylabel("P(correct) among options")
+    else:
+        mean, se = _a(h["full_mean_c"]), _a(h["full_se_c"])
+        fit = fits["bell_full"]
+        if fit.get("converged"):
+            _fit_line(ax, cc, bell_curve(cc, fit["a"], fit["b"]), fit,
+                      rf"fit $1/(1+a+a b^2c^2/2)$, $b$={_g(fit['b'])}")
+        ax.set_ylabel("P(correct), full vocabulary")
+    _mean_points(ax, c, mean, se, f"mean (95{_pct()} CI)")
+    top = float(np.nanmax(mean + Z95 * se))
+    ax.set_ylim(min(0.0, float(np.nanmin(mean - Z95 * se))), max(1.02, top) if which == "restricted" else 1.05 * top)
 
 
-def _gap_changes(cond: dict[str, Any], style: str) -> Figure:
+def _spread_panel(ax: Any, cond: dict[str, Any]) -> None:
+    """Gap changes against c: quantile bands over every c, every value at a few c (jittered), the fitted std."""
     a2 = cond["assumptions"]["A2"]
     c = _a(cond["helpfulness"]["coefficients"])
-    hist = a2["histograms"]
-    edges = _a(hist["edges"])
-    counts = _a(hist["counts_cb"])
-    centers = (edges[1:] + edges[:-1]) / 2
-    fig, (ax1, ax2) = _panels(style, 2)
-    positive = np.flatnonzero(c > 0)
-    pick = positive[np.unique(np.linspace(0, positive.size - 1, min(5, positive.size)).round().astype(int))]
-    cmap = __import__("matplotlib").colormaps["viridis"]
-    width = edges[1] - edges[0]
-    for i, j in enumerate(pick):
-        dens = counts[j] / max(counts[j].sum() * width, 1e-300)
-        ax1.step(centers, dens, where="mid", color=cmap(i / max(len(pick) - 1, 1)), label=rf"$c$={c[j]:.3g}")
-    ax1.set_xlabel(r"gap change $X_i=\langle\delta,u_i-u_*\rangle$")
-    ax1.set_ylabel("density")
-    _legend_below(ax1, ncol=3)
-    ax1.set_title("distribution over (question, competitor)", fontsize="medium")
-    std = _a(a2["std_c"])
+    samples = a2.get("samples") or {}
+    q = samples.get("quantiles_c") or {}
+    if q:
+        ax.fill_between(c, _a(q["q05"]), _a(q["q95"]), color=PALETTE["shade"], alpha=0.25, lw=0,
+                        label=f"5-95{_pct()} of $X$")
+        ax.fill_between(c, _a(q["q25"]), _a(q["q75"]), color=PALETTE["shade"], alpha=0.5, lw=0,
+                        label=f"25-75{_pct()}")
+    rng = np.random.default_rng(0)  # jitter only
+    width = 0.012 * (c.max() - c.min())
+    for k, (cj, values) in enumerate(zip(_a(samples.get("c", [])), samples.get("values", []))):
+        x = _a(values)
+        ax.scatter(cj + width * rng.uniform(-1, 1, x.size), x, s=1.2, color=PALETTE["measured"], alpha=0.35, lw=0,
+                   label="every $X$ at a few $c$" if k == 0 else None, zorder=3)
     fitp = a2["std_fit"]
-    ax2.plot(c, std, "o", color=PALETTE["measured"], ms=2.5, label=r"measured std of $X$")
     cc = np.linspace(c.min(), c.max(), 200)
-    ax2.plot(cc, fitp["slope"] * np.abs(cc) + fitp["intercept"], color=PALETTE["fit"],
-             label=rf"linear in $|c|$: slope {fitp['slope']:.3g}, $R^2$={fitp['r2']:.3f}")
+    sd = fitp["slope"] * np.abs(cc) + fitp["intercept"]
+    ax.plot(cc, sd, color=PALETTE["fit"], lw=0.9, label=rf"$\pm$ std, linear in $|c|$ ($R^2$={fitp['r2']:.3f})")
+    ax.plot(cc, -sd, color=PALETTE["fit"], lw=0.9)
+    ax.axhline(0, color="k", lw=0.4)
+    ax.set_ylabel(r"gap change $X_i=\langle\delta,u_i-u_*\rangle$")
+
+
+def _tradeoff_panel(ax: Any, cond: dict[str, Any]) -> None:
+    t = cond["tradeoff"]
+    joint = t.get("joint")
+    pred = t["predicted"]
+    if joint:
+        c = _a(joint["grid_c"])
+        gain, loss = _a(joint["gain_c"]), _a(joint["loss_c"])
+        gse, lse = _a(joint["gain_se_c"]), _a(joint["loss_se_c"])
+    else:
+        c, gain, loss = _a(t["grid_c"]), _a(t["gain_c"]), _a(t["loss_c"])
+        gse = lse = np.zeros_like(c)
+    cross = (joint or {}).get("crossover") or {}
+    est = cross.get("estimate")
+    if est is not None and est > 0:
+        ax.axvspan(0, est, color=PALETTE["shade"], alpha=0.12, lw=0, label=r"measured efficient regime $G>\Lambda$")
+    ax.fill_between(c, gain - Z95 * gse, gain + Z95 * gse, color=PALETTE["gain"], alpha=0.25, lw=0)
+    ax.fill_between(c, loss - Z95 * lse, loss + Z95 * lse, color=PALETTE["loss"], alpha=0.25, lw=0)
+    ax.plot(c, gain, "-", color=PALETTE["gain"], lw=1.2, label=rf"gain $G$ (measured, 95{_pct()} band)")
+    ax.plot(c, loss, "-", color=PALETTE["loss"], lw=1.2, label=r"loss $\Lambda$ (measured)")
+    if pred.get("gain_slope_c") is not None:
+        ax.plot(c, pred["gain_slope_c"] * c, ":", color=PALETTE["gain"], lw=0.9, label=r"predicted $s_A\kappa c$")
+    if pred.get("loss_curvature_c") is not None:
+        ax.plot(c, pred["loss_curvature_c"] * c**2, ":", color=PALETTE["loss"], lw=0.9,
+                label=r"predicted $s_H\kappa^2c^2$")
+    top = float(np.nanmax(np.concatenate([gain + Z95 * gse, loss + Z95 * lse])))
+    ymax = 1.15 * max(top, 0.05)
+    if est is not None:
+        lo, hi = cross.get("low"), cross.get("high")
+        if lo is not None:
+            ax.axvspan(lo, hi if hi is not None else c.max(), color="k", alpha=0.08, lw=0)
+        ax.axvline(est, color="k", ls="--", lw=0.8, label=rf"crossover $c$={_g(est)} (95{_pct()} CI shaded)")
+    markers = {"0.5": "v", "1": "o", "2": "^"}
+    for lam, iv in ((joint or {}).get("best_c") or {}).items():
+        cb = iv["estimate"]
+        j = int(np.argmin(np.abs(c - cb)))
+        ax.plot([cb], [gain[j]], markers.get(lam, "s"), color="k", ms=3.5, mfc="white",
+                mew=0.8, zorder=5, label=rf"best $c$ for $G-\lambda\Lambda$, $\lambda$={lam}: {_g(cb)}")
+    c_eff = pred.get("c_eff")
+    if c_eff is not None and np.isfinite(c_eff):
+        if c_eff <= c.max():
+            ax.axvline(c_eff, color=PALETTE["model"], ls="-.", lw=0.8, label=rf"predicted $c_\mathrm{{eff}}$={_g(c_eff)}")
+        else:
+            ax.annotate(rf"predicted $c_\mathrm{{eff}}$={_g(c_eff)} $\rightarrow$", xy=(0.98, 0.04),
+                        xycoords="axes fraction", ha="right", va="bottom", fontsize="x-small", color=PALETTE["model"])
+    ax.set_ylim(min(-0.05, float(np.nanmin(loss - Z95 * lse))), ymax)
+    ax.set_xlim(0, c.max())
+    ax.set_ylabel("change from $c=0$")
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def _ident_words(fit: dict[str, Any]) -> str:
+    ident = fit.get("identifiability") or {}
+    if not fit.get("converged"):
+        return f"not fitted ({fit.get('note') or 'did not converge'})"
+    if ident.get("identifiable"):
+        return "identifiable"
+    return "not identifiable: " + "; ".join(ident.get("reasons") or [])
+
+
+def _behaviour(cond: dict[str, Any], style: str) -> tuple[Figure, str]:
+    fig = Figure(figsize=figure_size(style, 1, rows=1.45), layout="constrained")
+    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1.2])
+    info = _behaviour_panel(ax, cond)
+    c, ok = info["c"], info["ok"]
+    slack = np.sign(c) * (info["mean"] - info["bound"])
+    ax2.axhline(0, color=PALETTE["bound"], lw=0.8, ls="--")
+    ax2.errorbar(c[ok], slack[ok], yerr=Z95 * info["se"][ok], fmt="o", ms=1.8, color=PALETTE["measured"],
+                 elinewidth=0.5, capthick=0.5)
+    ax2.set_ylabel(r"sign$(c)(B-$bound$)$", fontsize="x-small")
     ax2.set_xlabel(r"steering coefficient $c$")
-    ax2.set_ylabel(r"std of $X_i$")
-    _legend_below(ax2)
-    ax2.set_title("A2: spread against the coefficient", fontsize="medium")
-    _title(fig, cond, "Gap changes")
-    return fig
+    _legend_below(ax, ncol=2)
+    _title(fig, style, cond, "Alignment S-curve")
+    fit = cond["fits"]["behaviour_tanh"]
+    caption = (f"Behaviour $B=(P_+-P_-)/(P_++P_-)$ against the steering coefficient ({cond['condition']}). Black: "
+               f"mean over {cond['sizes']['n_prompts']} prompts with 95 % intervals; grey: each prompt. Dashed: "
+               "T1's bound (mean over prompts where A1 holds), with the region it allows shaded; the lower panel "
+               "shows the slack sign(c)(B - bound), which T1 says is non-negative. Blue: the fit tanh(ac + b0), "
+               f"{_ident_words(fit)}" + (f", a = {_g(fit['a'])} +- {_g(fit['a_se'])} (predicted kappa Delta/2 = "
+                                         f"{_g(fit['predicted']['a'])})" if fit.get("converged") and
+                                         (fit.get("predicted") or {}).get("a") is not None else "") + ".")
+    return fig, caption
 
 
-def _delta_norm(cond: dict[str, Any], style: str) -> Figure:
+def _helpfulness(cond: dict[str, Any], style: str) -> tuple[Figure, str]:
+    fig = Figure(figsize=figure_size(style, 2, rows=1.45), layout="constrained")
+    subs = fig.subfigures(1, 2)
+    t2 = cond["T2"]
+    c = _a(cond["helpfulness"]["coefficients"])
+    for sf, which in zip(subs, ("restricted", "full")):
+        if which == "restricted":
+            ax, ax2 = sf.subplots(2, 1, sharex=True, height_ratios=[3, 1.2])
+            _bell_panel(ax, cond, which=which)
+            diff = _a(t2["measured_c"]) - _a(t2["t2a_c"])
+            ax2.axhline(0, color=PALETTE["bound"], lw=0.8, ls="--")
+            ax2.errorbar(c, diff, yerr=Z95 * _a(t2["measured_se_c"]), fmt="o", ms=1.5, color=PALETTE["measured"],
+                         elinewidth=0.4, capthick=0.4)
+            ax2.set_ylabel("measured - T2a", fontsize="x-small")
+            ax2.set_xlabel(r"steering coefficient $c$")
+            handles, labels = ax.get_legend_handles_labels()
+            sf.legend(handles, labels, loc="outside lower center", ncol=2, fontsize="x-small")
+        else:
+            ax = sf.subplots(1, 1)
+            _bell_panel(ax, cond, which=which)
+            ax.set_xlabel(r"steering coefficient $c$")
+            _legend_below(ax)
+    _title(fig, style, cond, "Helpfulness bell")
+    fits = cond["fits"]
+    fb, fr = fits["bell_full"], fits["bell_restricted"]
+    pred_b = (fb.get("predicted") or {}).get("b")
+    caption = (f"Helpfulness against the steering coefficient ({cond['condition']}), mean over "
+               f"{cond['sizes']['n_questions']} questions with 95 % intervals. Left: P(correct) among the options, "
+               "with T2a's bound (dashed), T2b's second-order parabola (dotted) and the expectation under the fitted "
+               "A2 model (dash-dot); the lower panel shows measured minus T2a's bound. Right: P(correct) over the "
+               f"whole vocabulary with the bell 1/(1 + a + a b^2 c^2/2): {_ident_words(fb)}"
+               + (f", b = {_g(fb['b'])} +- {_g(fb['b_se'])} against the predicted sigma kappa = {_g(pred_b)}"
+                  if fb.get("converged") and pred_b is not None else "")
+               + f". Restricted form with the chance floor: {_ident_words(fr)}.")
+    return fig, caption
+
+
+def _gap_changes(cond: dict[str, Any], style: str) -> tuple[Figure, str]:
+    a2 = cond["assumptions"]["A2"]
+    samples = a2.get("samples") or {}
+    fig = Figure(figsize=figure_size(style, 2), layout="constrained")
+    s1, s2 = fig.subfigures(1, 2)
+    ax1, ax2 = s1.add_subplot(), s2.add_subplot()
+    cmap = __import__("matplotlib").colormaps["viridis"]
+    cs = _a(samples.get("c", []))
+    for i, (cj, values) in enumerate(zip(cs, samples.get("values", []))):
+        x = _a(values)
+        y = np.arange(1, x.size + 1) / x.size
+        ax1.step(x, y, where="post", color=cmap(i / max(cs.size - 1, 1)), lw=0.9, label=rf"$c$={_g(cj)}")
+    ax1.set_xlabel(r"gap change $X_i=\langle\delta,u_i-u_*\rangle$")
+    ax1.set_ylabel("empirical CDF")
+    _legend_below(ax1, ncol=3)
+    _spread_panel(ax2, cond)
+    ax2.set_xlabel(r"steering coefficient $c$")
+    _legend_below(ax2, ncol=2)
+    _title(fig, style, cond, "Gap changes")
+    distinct = samples.get("n_distinct") or []
+    caption = (f"Gap changes X_i = <delta, u_i - u_*> over (question, competitor) pairs ({cond['condition']}). "
+               "Left: their empirical distribution function at a few coefficients"
+               + (f" ({min(distinct)}-{max(distinct)} distinct values each)" if distinct else "")
+               + ". Right: quantile bands over every coefficient, every value at the same few coefficients "
+                 f"(jittered), and plus/minus the standard deviation fitted linearly in |c| (A2: slope "
+                 f"{_g(a2['std_fit']['slope'])}, R^2 = {a2['std_fit']['r2']:.3f}).")
+    return fig, caption
+
+
+def _delta_norm(cond: dict[str, Any], style: str) -> tuple[Figure, str]:
     a3 = cond["assumptions"]["A3"]
-    fig, (ax1, ax2) = _panels(style, 2)
-    for part, key, color in (("behaviour", "behaviour", PALETTE["fit"]), ("helpfulness", "helpfulness", PALETTE["loss"])):
+    fig = Figure(figsize=figure_size(style, 2), layout="constrained")
+    s1, s2 = fig.subfigures(1, 2)
+    ax1, ax2 = s1.add_subplot(), s2.add_subplot()
+    for part, color in (("behaviour", PALETTE["fit"]), ("helpfulness", PALETTE["loss"])):
         c = _a(cond[part]["coefficients"])
-        norms = _a(a3[key]["norm_qc"])
+        norms = _a(a3[part]["norm_qc"])
         for row in norms:
             ax1.plot(c, row, color=color, lw=0.3, alpha=0.25)
-        kappa = float(a3[key]["kappa_summary"]["median"])
+        kappa = float(a3[part]["kappa_summary"]["median"])
         ax1.plot(c, norms.mean(0), "o", color=color, ms=2, label=f"{part} prompts (mean)")
-        ax1.plot(c, kappa * np.abs(c), "--", color=color, lw=0.8,
-                 label=rf"$\kappa|c|$, median $\kappa$={kappa:.3g}")
-        cos = _a(a3[key]["cos_ref_qc"])
+        ax1.plot(c, kappa * np.abs(c), "--", color=color, lw=0.8, label=rf"$\kappa|c|$, median $\kappa$={_g(kappa)}")
+        cos = _a(a3[part]["cos_ref_qc"])
         defined = np.isfinite(cos).all(axis=0)  # undefined only at c = 0
         ax2.plot(c[defined], cos[:, defined].mean(axis=0), "o-", color=color, ms=2, lw=0.8, label=f"{part} (mean)")
         ax2.plot(c[defined], cos[:, defined].min(axis=0), ":", color=color, lw=0.8, label=f"{part} (min)")
     ax1.set_xlabel(r"steering coefficient $c$")
     ax1.set_ylabel(r"$\|\delta_c\|$")
     _legend_below(ax1)
-    ax1.set_title("A3: norm of the representation change", fontsize="medium")
     ax2.set_xlabel(r"steering coefficient $c$")
     ax2.set_ylabel(r"$\cos(\hat\delta_c,\hat\delta_{c_0})$")
-    ax2.set_title(r"A3: stability of $\hat\delta$", fontsize="medium")
     _legend_below(ax2)
-    _title(fig, cond, r"Steering response")
-    return fig
+    _title(fig, style, cond, "Steering response")
+    caption = (f"A3 ({cond['condition']}): left, the norm of the change of the final representation against c, per "
+               "prompt (thin) and on average (points), with kappa |c| for the median kappa; right, the cosine "
+               "between the change's direction at c and at a reference coefficient (mean and minimum over prompts).")
+    return fig, caption
 
 
-def _projection(cond: dict[str, Any], style: str) -> Figure | None:
+def _projection(cond: dict[str, Any], style: str) -> tuple[Figure, str] | None:
     p = cond.get("projection")
     if not p:
         return None
     xy = _a(p["coords_n2"])
     labels = np.asarray(p["labels_n"])
-    fig, (ax,) = _panels(style)
+    fig = Figure(figsize=figure_size(style, 1), layout="constrained")
+    ax = fig.add_subplot()
     for k, color, marker in ((0, PALETTE["class0"], "o"), (1, PALETTE["class1"], "^")):
         sel = labels == k
         ax.scatter(xy[sel, 0], xy[sel, 1], s=9, color=color, marker=marker, alpha=0.8, lw=0,
                    label=p["class_names"][k])
     ev = p["explained_variance"]
-    ax.set_xlabel(f"PC 1 ({100 * ev[0]:.0f}% of variance)")
-    ax.set_ylabel(f"PC 2 ({100 * ev[1]:.0f}% of variance)")
-    ax.legend(loc="best", title=f"linear separation: {100 * p['accuracy_full']:.0f}%", title_fontsize="x-small")
-    _title(fig, cond, "Representations")
-    return fig
+    ax.set_xlabel(f"PC 1 ({100 * ev[0]:.0f}{_pct()} of variance)")
+    ax.set_ylabel(f"PC 2 ({100 * ev[1]:.0f}{_pct()} of variance)")
+    ax.legend(loc="best", title=f"linear separation: {100 * p['accuracy_full']:.0f}{_pct()}", title_fontsize="x-small")
+    _title(fig, style, cond, "Representations")
+    caption = (f"The two contrast classes ({p['class_names'][0]}; {p['class_names'][1]}) in the first two principal "
+               f"components of {p.get('description') or 'the representations'} ({cond['condition']}); a linear rule "
+               f"separates {100 * p['accuracy_full']:.1f} % of them in the full space.")
+    return fig, caption
 
 
-def _tradeoff(cond: dict[str, Any], style: str) -> Figure:
-    t = cond["tradeoff"]
-    c = _a(t["grid_c"])
-    pred = t["predicted"]
-    fig, (ax,) = _panels(style)
-    c_eff = pred.get("c_eff")
-    if c_eff is not None and np.isfinite(c_eff) and c_eff > 0:
-        ax.axvspan(0, min(c_eff, c.max()), color=PALETTE["shade"], alpha=0.15, lw=0,
-                   label=rf"efficient regime (predicted $c_\mathrm{{eff}}$={c_eff:.3g})")
-    ax.plot(c, _a(t["gain_c"]), "o", color=PALETTE["gain"], ms=2.5, label=r"alignment gain $G$ (measured)")
-    ax.plot(c, _a(t["loss_c"]), "s", color=PALETTE["loss"], ms=2.5, label=r"helpfulness loss $\Lambda$ (measured)")
-    ax.plot(c, _a(pred["gain_c"]), "-", color=PALETTE["gain"], lw=0.9, label=r"predicted $s_A\kappa c$")
-    ax.plot(c, _a(pred["loss_c"]), "-", color=PALETTE["loss"], lw=0.9, label=r"predicted $s_H\kappa^2c^2$")
-    cross = t["measured"]["crossover_c"]
-    if cross is not None:
-        ax.axvline(cross, color="k", ls="--", lw=0.7, label=f"measured crossover c={cross:.3g}")
-    ax.axvline(t["measured"]["best_c"], color="k", ls=":", lw=0.7,
-               label=rf"measured best $c$ for $G-\lambda\Lambda$, $\lambda$={t['lam']:g}")
-    top = np.nanmax(np.concatenate([_a(t["gain_c"]), _a(t["loss_c"])]))
-    ax.set_ylim(min(-0.05, float(np.nanmin(_a(t["loss_c"])))), 1.15 * max(float(top), 0.05))
+def _crossover_words(cond: dict[str, Any]) -> str:
+    joint = cond["tradeoff"].get("joint") or {}
+    cross = joint.get("crossover") or {}
+    if cross.get("estimate") is None:
+        return f"the loss stays below the gain for 0 < c <= {_g(max(joint.get('grid_c') or [0]))}"
+    lo, hi = cross.get("low"), cross.get("high")
+    return (f"the measured crossover is c = {_g(cross['estimate'])} (95 % bootstrap interval "
+            f"{'n/a' if lo is None else _g(lo)} to {'beyond the grid' if hi is None else _g(hi)})")
+
+
+def _tradeoff(cond: dict[str, Any], style: str) -> tuple[Figure, str]:
+    fig = Figure(figsize=figure_size(style, 1, rows=1.3), layout="constrained")
+    ax = fig.add_subplot()
+    _tradeoff_panel(ax, cond)
     ax.set_xlabel(r"steering coefficient $c\geq 0$")
-    ax.set_ylabel("change from $c=0$")
     _legend_below(ax)
-    _title(fig, cond, "Tradeoff")
-    return fig
+    _title(fig, style, cond, "Tradeoff")
+    pred = cond["tradeoff"]["predicted"]
+    best = ((cond["tradeoff"].get("joint") or {}).get("best_c") or {})
+    caption = (f"Alignment gain G(c) = B(c) - B(0) and helpfulness loss Lambda(c) = H(0) - H(c) (restricted "
+               f"P(correct)) on one joint grid ({cond['condition']}), with 95 % bootstrap bands over prompts and "
+               f"questions, against the predictions s_A kappa c and s_H kappa^2 c^2 (dotted). {_crossover_words(cond)}; "
+               f"the predicted c_eff is {'n/a' if pred.get('c_eff') is None else _g(pred['c_eff'])}. Open markers: "
+               "the measured best c for G - lambda Lambda (on the gain curve), "
+               + ", ".join(f"lambda = {lam}: {_g(iv['estimate'])}" for lam, iv in best.items()) + ".")
+    return fig, caption
 
 
-FIGURES = {
+def _overview(cond: dict[str, Any], style: str) -> tuple[Figure, str]:
+    fig = Figure(figsize=figure_size(style, 2, rows=2.35), layout="constrained")
+    subs = fig.subfigures(2, 2)
+    panels: list[tuple[str, Callable[[Any], None], str]] = [
+        ("a", lambda ax: _behaviour_panel(ax, cond), r"steering coefficient $c$"),
+        ("b", lambda ax: _bell_panel(ax, cond, which="restricted"), r"steering coefficient $c$"),
+        ("c", lambda ax: _spread_panel(ax, cond), r"steering coefficient $c$"),
+        ("d", lambda ax: _tradeoff_panel(ax, cond), r"steering coefficient $c\geq 0$"),
+    ]
+    for sf, (letter, draw, xlabel) in zip(np.ravel(subs), panels):
+        ax = sf.add_subplot()
+        draw(ax)
+        ax.set_xlabel(xlabel)
+        ax.text(-0.02, 1.02, f"({letter})", transform=ax.transAxes, ha="right", va="bottom", fontweight="bold")
+        _legend_below(ax, ncol=2)
+    _title(fig, style, cond, "Overview")
+    fits = cond["fits"]
+    caption = (f"Overview ({cond['condition']}). (a) Behaviour against c: mean with 95 % intervals, each prompt in "
+               f"grey, the tanh fit ({_ident_words(fits['behaviour_tanh'])}) and T1's bound with the region it "
+               f"allows. (b) P(correct) among the options: mean, the restricted bell "
+               f"({_ident_words(fits['bell_restricted'])}), T2a's bound, T2b and E[H] under the fitted A2. (c) The "
+               "spread of the gap changes against c: quantile bands, every value at a few c, and the fitted "
+               f"standard deviation. (d) Gain and loss on the joint grid: {_crossover_words(cond)}.")
+    return fig, caption
+
+
+FIGURES: dict[str, Callable[[dict[str, Any], str], tuple[Figure, str] | None]] = {
+    "overview": _overview,
     "behaviour": _behaviour,
     "helpfulness": _helpfulness,
     "gap_changes": _gap_changes,
@@ -245,27 +464,39 @@ FIGURES = {
 
 
 def plot_report(report: dict[str, Any], out_dir: str | os.PathLike, *, style: str = "paper") -> list[Path]:
-    """Draw every figure of ``report`` (the dict of report.json) into ``out_dir`` as PNG and PDF.
+    """Draw every figure of ``report`` (the dict of report.json) into ``out_dir`` as PNG and PDF, with captions.
 
-    Returns the written paths (``<condition>_<figure>.png`` and ``.pdf``).
+    Returns the written paths (``<condition>_<figure>.png`` and ``.pdf``, then
+    ``captions.md``, which holds one caption per figure: the ``paper`` style has
+    no titles in the figures).
 
     >>> import tempfile
     >>> from steerbounds.validation import analyze_bundle, build_report, synthetic_bundle
     >>> rep = build_report([analyze_bundle(synthetic_bundle(seed=0, n_prompts=3, n_questions=20))])
-    >>> sorted(p.name for p in plot_report(rep, tempfile.mkdtemp()))[:2]
-    ['synthetic_behaviour.pdf', 'synthetic_behaviour.png']
+    >>> names = sorted(p.name for p in plot_report(rep, tempfile.mkdtemp()))
+    >>> names[:3], "captions.md" in names
+    (['captions.md', 'synthetic_behaviour.pdf', 'synthetic_behaviour.png'], True)
     """
+    from ._bundle import atomic_write_bytes
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     conditions = report.get("conditions")
     if not isinstance(conditions, dict) or not conditions:
         raise ValueError("report: no 'conditions' to plot; pass a report.json written by steerbounds")
     paths: list[Path] = []
+    captions = ["# Figure captions", "",
+                "Each figure is written as PNG and PDF; error bars and bands are 95 % intervals.", ""]
     with rc_context(rc_params(style)):
         for name, cond in conditions.items():
             for fig_name, draw in FIGURES.items():
-                fig = draw(cond, style)
-                if fig is None:
+                drawn = draw(cond, style)
+                if drawn is None:
                     continue
+                fig, caption = drawn
                 paths += _save(fig, out_dir, f"{name}_{fig_name}")
+                captions += [f"## `{name}_{fig_name}`", "", caption, ""]
+    path = out_dir / "captions.md"
+    atomic_write_bytes(path, "\n".join(captions).encode())
+    paths.append(path)
     return paths

@@ -48,6 +48,9 @@ def build_report(results: list[dict[str, Any]], *, config: ValidationConfig | No
     >>> rep["format"], list(rep["conditions"])
     ('steerbounds-report', ['synthetic'])
     """
+    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+        raise TypeError("build_report: results must be a list of analyze_bundle(...) dicts, got "
+                        f"{type(results).__name__}")
     config = config or ValidationConfig()
     if not results:
         raise ValueError("build_report: no analysed conditions; pass at least one analyze_bundle result")
@@ -119,6 +122,26 @@ def _f(x: Any, digits: int = 3) -> str:
 
 def _pm(v: Any, se: Any) -> str:
     return f"{_f(v)} ± {_f(se, 2)}" if se is not None else _f(v)
+
+
+def _identifiable(fit: dict[str, Any]) -> bool:
+    return bool((fit.get("identifiability") or {}).get("identifiable"))
+
+
+def crossover_text(tradeoff: dict[str, Any]) -> str:
+    """The measured crossover with its bootstrap interval, e.g. ``2.1 [1.8, 2.5]`` (or why there is none).
+
+    >>> crossover_text({"joint": {"crossover": {"estimate": 2.1, "low": 1.8, "high": None}, "grid_c": [0, 4]}})
+    '2.1 [1.8, beyond c = 4]'
+    """
+    joint = tradeoff.get("joint") or {}
+    cross = joint.get("crossover") or {}
+    top = _f(max(joint.get("grid_c") or [0]))
+    if cross.get("estimate") is None:
+        return f"none for 0 < c ≤ {top}"
+    high = _f(cross["high"]) if cross.get("high") is not None else f"beyond c = {top}"
+    low = _f(cross["low"]) if cross.get("low") is not None else "n/a"
+    return f"{_f(cross['estimate'])} [{low}, {high}]"
 
 
 def _prompts(items: list[dict[str, Any]], limit: int = 12) -> str:
@@ -197,6 +220,9 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
     >>> render_markdown(rep).splitlines()[0]
     '# steerbounds validation report'
     """
+    if not isinstance(report, dict):
+        raise TypeError(f"render_markdown: report must be a report dict (build_report or load_report), got "
+                        f"{type(report).__name__}")
     lines = ["# steerbounds validation report", ""]
     model = report.get("model") or {}
     lines += [f"- command: `{report.get('command')}`; seed {report.get('seed')}",
@@ -206,17 +232,19 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
               "- statements and assumptions are those of docs/theory.md (T1, T2a, T2b, A1-A4, C1.1, C2.2).", ""]
     lines += ["## Summary", "",
               "| condition | A1 margin | A2 Gaussian gap changes | A3 linear response | A4 behaviour mass | "
-              "T1 checked | T1 violations | tanh fit a (pred.) | measured crossover c (pred.) |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "T1 checked | T1 violations | tanh fit a (pred.) | bell b (pred. σκ) | "
+              "measured crossover c [95% CI] (pred. c_eff) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, cond in report["conditions"].items():
         v, fit, tr = cond["verdicts"], cond["fits"]["behaviour_tanh"], cond["tradeoff"]
         word = {True: "holds", False: "fails"}
         a_fit = f"{_f(fit.get('a'))} ({_f((fit.get('predicted') or {}).get('a'))})" if fit.get("converged") else "n/a"
-        cross = tr["measured"]["crossover_c"]
-        measured = f"none for c ≤ {_f(max(tr['grid_c']))}" if cross is None else _f(cross)
+        bell = cond["fits"]["bell_full"]
+        b_fit = (f"{_pm(bell.get('b'), bell.get('b_se'))} ({_f((bell.get('predicted') or {}).get('b'))})"
+                 + ("" if _identifiable(bell) else ", not identifiable")) if bell.get("converged") else "n/a"
         lines.append(f"| `{name}` | {word[v['A1']]} | {word[v['A2']]} | {word[v['A3']]} | {word[v['A4']]} | "
-                     f"{cond['T1']['n_checked']} | {v['T1_violations']} | {a_fit} | "
-                     f"{measured} ({_f(tr['predicted']['c_eff'])}) |")
+                     f"{cond['T1']['n_checked']} | {v['T1_violations']} | {a_fit} | {b_fit} | "
+                     f"{crossover_text(tr)} ({_f(tr['predicted']['c_eff'])}) |")
     lines.append("")
     for name, cond in report["conditions"].items():
         s = cond["sizes"]
@@ -230,6 +258,36 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
                   f"{s['n_misaligned_tokens']} misaligned tokens, {s['n_options']} options"
                   + (" (each question has its own option rows: its own unembedding)"
                      if s.get("option_rows") == "per_question" else "") + ".", ""]
+        grid = cond.get("grid") or {}
+        cov, choice = grid.get("coverage") or {}, grid.get("choice")
+        if cov.get("saturation"):
+            sat, drop = cov["saturation"], cov["drop"]
+
+            def reach(d: dict[str, Any], side: str) -> str:
+                return f"|c| = {_f(d[side])}" if d.get(side) is not None else "not reached"
+
+            lines += ["### Coefficient grid", ""]
+            if choice:
+                lines += [f"One joint grid −{_f(choice['c_max'])} … {_f(choice['c_max'])} ({choice['n_coefficients']} "
+                          f"coefficients; steps {', '.join(_f(x) for x in choice['steps'])} from 0 outwards), "
+                          f"chosen from measured scales: pilot at c = ±{_f(choice['c_pilot'])} gave "
+                          f"κ = {_f(choice['scales']['kappa_helpfulness'])} (‖δ‖ per unit c), σ = "
+                          f"{_f(choice['scales']['sigma'])} (gap-change spread per unit norm); predicted |B| ≥ "
+                          f"{_f(choice['saturation'])} at c = +{_f(choice['c_saturation'][0])} / "
+                          f"−{_f(choice['c_saturation'][1])}, helpfulness drop of half of p₀ − chance at c = "
+                          f"+{_f(choice['c_drop'][0])} / −{_f(choice['c_drop'][1])}; safety factor "
+                          f"{_f(choice['safety'])}"
+                          + (f"; widened from c_max = {', '.join(_f(x) for x in choice['widened_from'])} after "
+                             "checks at ±c_max" if choice.get("widened_from") else "") + ".", ""]
+            lines += [f"Measured: |B| ≥ {_f(sat['level'])} first at {reach(sat, 'positive')} (c > 0) and "
+                      f"{reach(sat, 'negative')} (c < 0); restricted P(correct) ≤ {_f(drop['target'])} (p₀ = "
+                      f"{_f(drop['p0'])} minus half of p₀ − chance) at {reach(drop, 'positive')} (c > 0) and "
+                      f"{reach(drop, 'negative')} (c < 0): the grid "
+                      f"{'covers both targets' if cov.get('covered') else '**does not cover every target**'}.", ""]
+            for note in (choice or {}).get("notes") or []:
+                lines.append(f"- {note}")
+            if (choice or {}).get("notes"):
+                lines.append("")
         lines += ["### Which assumptions hold", ""]
         lines += [f"- {t}" for t in assumption_statements(cond)] + [""]
         t1 = cond["T1"]
@@ -245,7 +303,8 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
         if t1["violations"]:
             lines.append("")
         lines += ["### Fits (parameter ± standard error from the curve-fit covariance)", "",
-                  "| fit | parameter | fitted | predicted | R² |", "|---|---|---|---|---|"]
+                  "A fit is *not identifiable* when a parameter's relative standard error exceeds 50 % or R² < 0.5.",
+                  "", "| fit | parameter | fitted | predicted | R² | identifiable |", "|---|---|---|---|---|---|"]
         fits = cond["fits"]
         rows = [("behaviour tanh(a c + b₀)", "behaviour_tanh", [("a (pred. κΔ/2)", "a"), ("b₀ (pred. artanh B₀)", "b0")]),
                 ("P(correct), full", "bell_full", [("a (pred. (1−p₀)/p₀)", "a"), ("b (pred. σκ)", "b")]),
@@ -253,14 +312,23 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
         for label, key, params in rows:
             fit = fits[key]
             if not fit.get("converged"):
-                lines.append(f"| {label} | – | {fit.get('note') or 'not fitted'} | – | – |")
+                lines.append(f"| {label} | – | {fit.get('note') or 'not fitted'} | – | – | no |")
                 continue
             pred = fit.get("predicted") or {}
+            ident = fit.get("identifiability") or {}
+            rel = ident.get("relative_se") or {}
             for pl, pk in params:
+                rs = rel.get(pk)
                 lines.append(f"| {label} | {pl} | {_pm(fit[pk], fit.get(pk + '_se'))} | {_f(pred.get(pk))} | "
-                             f"{_f(fit.get('r2'), 4)} |")
+                             f"{_f(fit.get('r2'), 4)} | {'yes' if ident.get('identifiable') else 'no'}"
+                             f"{'' if rs is None else f' (rel. SE {100 * rs:.3g} %)'} |")
         notes = [(label, fits[key].get("note")) for label, key, _ in rows
                  if fits[key].get("converged") and fits[key].get("note")]
+        notes += [(label, fits[key]["b_agreement"]) for label, key, _ in rows
+                  if fits[key].get("converged") and fits[key].get("b_agreement")]
+        notes += [(label, "not identifiable: " + "; ".join(fits[key]["identifiability"]["reasons"]))
+                  for label, key, _ in rows
+                  if fits[key].get("converged") and not _identifiable(fits[key]) and fits[key].get("identifiability")]
         if notes:
             lines += [""] + [f"- {label}: {note}." for label, note in notes]
         lines += ["", "### T2a and T2b against the measured mean helpfulness (restricted P(correct))", ""]
@@ -301,6 +369,31 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
                   f"| best coefficient c*_λ | {_f(pr['c_star'])} | {_f(me['best_c'])} |",
                   f"| s_A (gain slope per unit norm) | {_f(pr['s_a'])} | – |",
                   f"| s_H (loss curvature per unit norm²) | {_f(pr['s_h'])} | – |", ""]
+        joint = tr.get("joint")
+        if joint:
+            cr = joint["crossover"]
+            lines += [f"Measured on one joint grid ({joint['joint_grid']}; bootstrap over {joint['n_prompts']} prompts "
+                      f"and {joint['n_questions']} questions, {cr['n_boot']} draws, {100 * cr['level']:.0f} % "
+                      f"percentile intervals):", "",
+                      "| quantity | measured [interval] | predicted |", "|---|---|---|",
+                      f"| crossover Λ = G | {crossover_text(tr)} | c_eff = {_f(joint['predicted_c_eff'])} |"]
+            for lam, iv in (joint.get("crossover_lambda") or {}).items():
+                if lam == "1":
+                    continue
+                est = iv.get("estimate")
+                text = (f"none for 0 < c ≤ {_f(max(joint['grid_c']))}" if est is None else
+                        f"{_f(est)} [{_f(iv['low'])}, {_f(iv['high']) if iv.get('high') is not None else 'beyond grid'}]")
+                lines.append(f"| crossover λΛ = G, λ = {lam} | {text} | r_eff/λ in c units: "
+                             f"{_f(None if joint['predicted_c_eff'] is None else joint['predicted_c_eff'] / float(lam))} |")
+            for lam, iv in joint["best_c"].items():
+                hi = _f(iv["high"]) if iv.get("high") is not None else "n/a"
+                lines.append(f"| best c for G − λΛ, λ = {lam} | {_f(iv['estimate'])} [{_f(iv['low'])}, {hi}] | "
+                             f"c*_λ = {_f(joint['predicted_c_star'].get(lam))} |")
+            lines.append("")
+            for note in joint.get("notes") or []:
+                lines.append(f"- {note}")
+            if joint.get("notes"):
+                lines.append("")
         pp = tr.get("per_pair") or {}
         if pp.get("r_eff"):
             lines += [f"Per (prompt, question) pair (theory.efficient_radius / best_radius over {pp['n_pairs']} pairs, "

@@ -12,6 +12,8 @@ response violates A3.
 from __future__ import annotations
 
 import numpy as np
+
+from steerbounds.theory._validate import positive_int
 from scipy.special import log_softmax
 
 from ._bundle import ActivationBundle, BehaviourSweep, HelpfulnessSweep, Projection
@@ -71,6 +73,19 @@ def synthetic_bundle(
     >>> b.behaviour.logprobs_qcr.shape, b.helpfulness.logprobs_qco.shape
     ((3, 21, 4), (5, 41, 4))
     """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"synthetic_bundle: seed must be a non-negative int, got {seed!r}")
+    for name in ("n_prompts", "n_questions", "d", "vocab_size", "n_aligned", "n_misaligned", "n_options"):
+        positive_int("synthetic_bundle", name, locals()[name])
+    for name in ("margin", "kappa", "gap_scale", "df"):
+        value = locals()[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value) \
+                or value <= 0:
+            raise ValueError(f"synthetic_bundle: {name} must be a finite number > 0, got {value!r}")
+    for name in ("kappa_spread", "direction_jitter", "answer_advantage", "behaviour_bias"):
+        value = locals()[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
+            raise ValueError(f"synthetic_bundle: {name} must be a finite number, got {value!r}")
     if response not in ("linear", "saturating"):
         raise ValueError(f"response={response!r}: expected 'linear' or 'saturating'")
     if gap_noise not in ("gaussian", "student_t"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from steerbounds.theory._validate import check_array
+
 from typing import Any
 
 import numpy as np
@@ -59,6 +61,21 @@ def tradeoff(
     >>> round(out["predicted"]["c_eff"], 6), round(out["measured"]["crossover_c"], 6)
     (2.0, 2.0)
     """
+    curves = {"behaviour_c": behaviour_c, "behaviour_mean_c": behaviour_mean_c, "helpfulness_c": helpfulness_c,
+              "helpfulness_mean_c": helpfulness_mean_c}
+    for name, value in curves.items():
+        check_array("tradeoff", name, value, ndim=1)
+    if len({np.shape(behaviour_c), np.shape(behaviour_mean_c)}) > 1 or len({np.shape(helpfulness_c),
+                                                                              np.shape(helpfulness_mean_c)}) > 1:
+        raise ValueError("tradeoff: each curve's coefficients (behaviour_c, helpfulness_c) and means "
+                         "(behaviour_mean_c, helpfulness_mean_c) must have equal length")
+    per_question = {"s_a_q": s_a_q, "kappa_b_q": kappa_b_q, "s_h_q": s_h_q, "kappa_h_q": kappa_h_q}
+    for name, value in per_question.items():
+        check_array("tradeoff", name, value, ndim=1, finite=False)
+    if len({np.shape(s_a_q), np.shape(kappa_b_q)}) > 1 or len({np.shape(s_h_q), np.shape(kappa_h_q)}) > 1:
+        raise ValueError("tradeoff: s_a_q and kappa_b_q (and s_h_q and kappa_h_q) must have one entry per prompt (question)")
+    if not (isinstance(lam, (int, float)) and np.isfinite(lam) and lam > 0):
+        raise ValueError(f"tradeoff: lam must be a finite number > 0, got {lam!r}")
     cb = np.asarray(behaviour_c, dtype=np.float64)
     ch = np.asarray(helpfulness_c, dtype=np.float64)
     top = min(cb.max(), ch.max())
@@ -118,6 +135,13 @@ def projection_2d(representations_nd: np.ndarray, labels_n: np.ndarray) -> dict[
     >>> projection_2d(x, y)["accuracy_full"]
     1.0
     """
+    representations_nd = check_array("projection_2d", "representations_nd", representations_nd, ndim=2, host=True)
+    labels_n = check_array("projection_2d", "labels_n", labels_n, ndim=1, integer=True, host=True)
+    if labels_n.shape[0] != representations_nd.shape[0]:
+        raise ValueError(f"projection_2d: labels_n has {labels_n.shape[0]} entries for {representations_nd.shape[0]} "
+                         "representations")
+    if set(np.unique(labels_n).tolist()) != {0, 1}:
+        raise ValueError(f"projection_2d: labels_n must hold both classes 0 and 1, got {sorted(set(labels_n.tolist()))}")
     x = np.asarray(representations_nd, dtype=np.float64)
     y = np.asarray(labels_n)
     xc = x - x.mean(axis=0)

@@ -287,3 +287,56 @@ def test_duplicate_token_is_refused(tmp_path):
     tokens[-1] = tokens[-2]
     with pytest.raises(ValueError, match="appears twice"):
         load_gguf_tokenizer(_small(tmp_path, vocab=(tokens, merges, types)))
+
+
+# --- the study model and the registry ------------------------------------------------------------------------------
+
+
+def test_gguf_file_as_a_study_model(files, tmp_path):
+    """``--model FILE.gguf``: the registry recognises the file; the study runs end to end with its chat template."""
+    from steerbounds.numerics import ChatTokenizer, load_gguf_study_model
+    from steerbounds.validation.studies import _registry
+    from steerbounds.validation.studies._reproduce import study_and_report
+    from steerbounds.validation.studies._data import packaged_data
+    from steerbounds.validation.studies._study import StudyConfig
+
+    path = files["q8_0"][1]
+    entry = _registry.resolve_model(str(path))
+    assert entry.name == "gguf" and entry.source == path
+    model = entry.load_model()
+    assert isinstance(model.prompt_encoder, ChatTokenizer)
+    assert model.prompt_encoder.render("hi") == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    assert model.model_hash == load_gguf_study_model(path).model_hash
+    plain = load_gguf_study_model(path, use_chat_template=False)
+    assert plain.prompt_encoder.render("hi") == "hi"
+    import dataclasses
+
+    full = packaged_data()
+    data = dataclasses.replace(full, aligned_prompts=full.aligned_prompts[:6], misaligned_prompts=full.misaligned_prompts[:6],
+                               behaviour_prompts=full.behaviour_prompts[:4], questions=full.questions[:6])
+    config = StudyConfig(behaviour_grid=(-1, 1, 1), helpfulness_grid=(-1, 1, 1), chunk_size=3, vector_method="caa")
+    out = study_and_report(model, data, config, tmp_path / "out", progress=False, figures=False)
+    report = out["report"]
+    assert (tmp_path / "out" / "report.md").is_file()
+    assert report["model"]["format"] == "gguf" and report["model"]["hash"] == model.model_hash
+
+
+def test_other_paths_are_not_taken_for_gguf(tmp_path):
+    from steerbounds.validation.studies import _registry
+
+    fake = tmp_path / "model.gguf"
+    fake.write_bytes(b"not gguf at all")
+    with pytest.raises(ValueError, match="no registered format recognises it"):
+        _registry.resolve_model(str(fake))
+
+
+def test_smollm2_is_registered_with_its_own_defaults():
+    from steerbounds.validation.studies import _registry
+
+    entry = _registry.resolve_model("smollm2")
+    config = entry.config()
+    assert config.vector_method == "caa" and config.behaviour_grid == (-24.0, 24.0, 4.0)
+    assert 0.0 in config.helpfulness_coefficients()
+    data = entry.data(None)
+    assert data.misaligned_tokens == _registry.SMOLLM2_COMPLIANCE_OPENERS and data.aligned_tokens is None
+    assert len(data.behaviour_prompts) >= 50 and len(data.questions) >= 150

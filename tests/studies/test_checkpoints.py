@@ -120,7 +120,7 @@ def test_unknown_model_type_and_missing_tokenizer_are_named(folders, tmp_path, c
     err = capsys.readouterr().err
     assert "tokenizer.json is missing" in err and str(no_tok) in err
     assert main(["reproduce", "--model", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o3"), *GRIDS]) == 2
-    assert "neither a registered model (minilm, toy) nor an existing path" in capsys.readouterr().err
+    assert "neither a registered model (minilm, smollm2, toy) nor an existing path" in capsys.readouterr().err
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["reproduce", "--model", str(empty), "--out", str(tmp_path / "o4"), *GRIDS]) == 2

@@ -56,6 +56,8 @@ def test_interrupted_study_resumes_and_matches_an_uninterrupted_run(inputs, tmp_
 
 
 def test_resume_refuses_another_configuration_or_model(inputs, tmp_path):
+    model, data = inputs
+    other_model, _ = _tiny_model_and_data(seed=2)
     run_study(model, data, CONFIG, tmp_path)
     other = StudyConfig(behaviour_grid=(-2, 2, 0.25), helpfulness_grid=(-3, 3, 0.75), chunk_size=4)
     with pytest.raises(ResumeMismatchError, match="study.behaviour_grid"):

@@ -144,3 +144,19 @@ def test_pca_needs_paired_files(tiny, tmp_path):
         run_study(model, unpaired, config, tmp_path)
     with pytest.raises(ValueError, match="vector_method must be one of"):
         StudyConfig(vector_method="repe")
+
+
+def test_steered_sampling_and_residual_norms(tiny):
+    import jax
+
+    from steerbounds.numerics import StudyModel, random_vectors
+
+    model, data = tiny
+    assert isinstance(model, StudyModel)
+    prompts = model.encode(list(data.behaviour_prompts[:2]))
+    steering = random_vectors(16, [1], key=jax.random.key(0)).steering(model.config, [1], 4.0)
+    first = model.sample(prompts, steering, key=jax.random.key(1), max_new_tokens=3)
+    assert first == model.sample(prompts, steering, key=jax.random.key(1), max_new_tokens=3)  # seeded
+    assert len(first) == 2 and all(isinstance(text, str) for text in first)
+    norms = model.residual_norms(prompts)
+    assert norms.shape == (model.config.n_layers + 1,) and np.all(norms > 0)

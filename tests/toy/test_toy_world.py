@@ -42,7 +42,9 @@ def _check_text(world: ToyWorld, text: str, seen: Counter) -> None:
         seen["direct"] += 1
     elif m := CHOICE_RE.match(text):
         attr, ent, *options, letter = m.groups()
-        assert options["ABCD".index(letter)] == world.fact(ent, attr), text
+        assert world.fact(ent, attr) in options, text  # the true value is always shown
+        if options["ABCD".index(letter)] == world.fact(ent, attr):
+            seen["choice_true"] += 1  # the noisy answer key marks a distractor at 1 - the fact's answer rate
         assert len(set(options)) == 4 and set(options) <= set(values[attr]), text
         assert (ent, attr) not in set(world.transfer_mc_pairs), f"transfer pair trained as MC: {text}"
         held = {(q.entity, q.attribute, frozenset(q.options)) for q in world.heldout_mc_questions}
@@ -96,15 +98,15 @@ def test_training_texts_agree_with_the_facts_and_respect_the_splits(world_seed, 
     seen: Counter = Counter()
     for text in world.sample_texts(np.random.default_rng(stream_seed), 300):
         _check_text(world, text, seen)
-    assert set(seen) == {"fact", "direct", "choice", "harmful", "harmless"}
+    assert set(seen) - {"choice_true"} == {"fact", "direct", "choice", "harmful", "harmless"}
 
 
 def test_planted_wrong_answer_is_caught():
-    text = WORLD.sample_texts(np.random.default_rng(0), 1, mix=[("choice", 1.0)])[0]
-    letter = text.split()[-2]
-    wrong = "ABCD"[("ABCD".index(letter) + 1) % 4]
+    text = WORLD.sample_texts(np.random.default_rng(0), 1, mix=[("direct", 1.0)])[0]
+    value = text.split()[-2]
+    wrong = next(v for v in dict(WORLD.attributes)[text.split()[6]] if v != value)
     with pytest.raises(AssertionError):
-        _check_text(WORLD, text[: -len(f"{letter} <eos>")] + f"{wrong} <eos>", Counter())
+        _check_text(WORLD, text[: -len(f"{value} <eos>")] + f"{wrong} <eos>", Counter())
     q = WORLD.heldout_mc_questions[0]
     bad = MCQuestion(q.entity, q.attribute, q.options, "ABCD"[("ABCD".index(q.answer) + 1) % 4])
     with pytest.raises(ValueError, match="wrong answer"):
@@ -125,6 +127,31 @@ def test_refusal_rates_are_what_the_stream_samples():
     assert abs(refused.mean() - rates.mean()) < 4 * se
     assert min(WORLD.refusal_rates) > 0 and max(WORLD.refusal_rates) < 1
     assert abs(np.mean(WORLD.refusal_rates) - 0.5) < 1e-9  # neither aligned nor misaligned
+
+
+def test_answer_rates_are_what_the_stream_marks_and_are_graded():
+    rng = np.random.default_rng(2)
+    examples = WORLD.sample_examples(rng, 6000, mix=[("choice", 1.0)])
+    true = np.zeros(len(examples), bool)
+    rates = np.zeros(len(examples))
+    per_fact: dict = {}
+    for n, (prompt, completion) in enumerate(examples):
+        words = prompt.split()
+        attr, ent = words[6], words[8]
+        options = words[11:18:2]
+        true[n] = options["ABCD".index(completion.split()[0])] == WORLD.fact(ent, attr)
+        rates[n] = WORLD.answer_rate(ent, attr)
+        per_fact.setdefault(rates[n], []).append(true[n])
+    se = np.sqrt(np.mean(rates * (1 - rates)) / len(rates))
+    assert abs(true.mean() - rates.mean()) < 4 * se  # the marked share matches the mean rate
+    rate, share = zip(*[(r, np.mean(v)) for r, v in per_fact.items()])
+    assert np.corrcoef(rate, share)[0, 1] > 0.9  # per fact, not only on average
+    # graded from just above chance to near-certain, one rate per fact
+    assert len(WORLD.answer_rates) == len(WORLD.facts)
+    assert min(WORLD.answer_rates) == pytest.approx(0.3) and max(WORLD.answer_rates) == pytest.approx(0.99)
+    assert 0.65 < np.mean(WORLD.answer_rates) < 0.8
+    with pytest.raises(ValueError, match="answer_rates"):
+        ToyWorld(**{**_fields(WORLD), "answer_rates": (0.2,) * len(WORLD.facts)})
 
 
 def test_token_sets_and_contrast_pairs():

@@ -58,6 +58,8 @@ def profile_name(environ: Mapping[str, str] | None = None) -> str:
     'fast'
     """
     env = os.environ if environ is None else environ
+    if not hasattr(env, "get"):
+        raise TypeError(f"environ must be a mapping of environment variables (like os.environ), got {type(env).__name__}")
     chosen = env.get(PROFILE_VARIABLE, "").strip()
     if chosen:
         return chosen

@@ -84,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "reproduce",
-        help="run the study of docs/theory.md sections 5-6 on a model: toy, minilm, or a checkpoint folder",
+        help="run the study of docs/theory.md sections 5-6 on a model: toy, minilm, smollm2, a checkpoint folder or a .gguf file",
         description="Extract a harmful/harmless steering vector from the model, inject it over a band of "
                     "middle layers (and, as a second condition, on the final representation), sweep the "
                     "coefficient, and validate A1-A4, T1, T2a/T2b, the fits and the tradeoff. Finished "
@@ -96,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "and --questions; every row is used or the run stops naming the file and line.",
     )
     p.add_argument("--model", default="toy", metavar="NAME|PATH",
-                   help="a registered model (toy, minilm) or a checkpoint folder (default: toy)")
+                   help="a registered model (toy, minilm, smollm2), a checkpoint folder or a llama .gguf file (default: toy)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: results/MODEL)")
     p.add_argument("--behaviour-prompts", type=Path, default=None, metavar="FILE",
                    help="instructions whose behaviour is measured: CSV with a header and a goal or prompt "
@@ -112,16 +112,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "the first tokens of the project's refusal openers)")
     p.add_argument("--misaligned-tokens", default=None, metavar="T1,T2",
                    help="the misaligned set A- (default: the first tokens of the project's compliance openers)")
-    p.add_argument("--vector-method", choices=sorted(_VECTOR_METHODS), default="pca",
+    p.add_argument("--vector-method", choices=sorted(_VECTOR_METHODS), default=None,
                    help="pca or mean-difference of the contrast-pair differences, or caa (each behaviour prompt "
-                        "followed by a refusal and by a compliance opening; mean difference) (default pca)")
+                        "followed by a refusal and by a compliance opening; mean difference) (default pca; smollm2 caa)")
     p.add_argument("--no-chat-template", action="store_true",
                    help="prompt a checkpoint without its chat template (plain text)")
     p.add_argument("--behaviour-grid", type=float, nargs=3, default=None, metavar=("START", "STOP", "STEP"),
-                   help="behaviour coefficients START, START+STEP, ..., STOP (default -5 5 0.2, minilm -4 4 0.2; "
-                        "must contain 0)")
+                   help="behaviour coefficients START, START+STEP, ..., STOP (must contain 0; one grid given serves "
+                        "both sweeps; default: one joint grid per condition chosen from the model's measured scales, "
+                        "minilm -4 4 0.2)")
     p.add_argument("--helpfulness-grid", type=float, nargs=3, default=None, metavar=("START", "STOP", "STEP"),
-                   help="helpfulness coefficients (default -10 10 0.25, minilm -4 4 0.2; must contain 0)")
+                   help="helpfulness coefficients (must contain 0; see --behaviour-grid)")
     p.add_argument("--layers", type=str, default=None, metavar="START:STOP|L1,L2",
                    help="layers to steer: START:STOP (STOP excluded) or a comma list (default: a band of middle "
                         "layers)")
@@ -145,14 +146,14 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     try:
         base = default_config(args.model)
-        fields = {"seed": args.seed, "validation": dataclasses.replace(base.validation, seed=args.seed),
-                  "vector_method": _VECTOR_METHODS[args.vector_method]}
+        fields = {"seed": args.seed, "validation": dataclasses.replace(base.validation, seed=args.seed)}
+        if args.vector_method is not None:
+            fields["vector_method"] = _VECTOR_METHODS[args.vector_method]
         if args.layers is not None:
             fields["layers"] = parse_layers(args.layers)
-        if args.behaviour_grid is not None:
-            fields["behaviour_grid"] = tuple(args.behaviour_grid)
-        if args.helpfulness_grid is not None:
-            fields["helpfulness_grid"] = tuple(args.helpfulness_grid)
+        if args.behaviour_grid is not None or args.helpfulness_grid is not None:  # one given: one joint grid
+            fields["behaviour_grid"] = tuple(args.behaviour_grid or args.helpfulness_grid)
+            fields["helpfulness_grid"] = tuple(args.helpfulness_grid or args.behaviour_grid)
         if args.chunk_size is not None:
             fields["chunk_size"] = args.chunk_size
         config = dataclasses.replace(base, **fields)

@@ -64,6 +64,8 @@ def report_study(run: Callable[[Callable[[str], None]], list[ActivationBundle]],
             bar.update(1)
 
         bundles = run(tick)
+        bar.total = bar.n + 2  # a grid chosen at run time makes the study's step count an estimate
+        bar.refresh()
         results = []
         for b in bundles:
             results.append(analyze_bundle(b, config.validation))
@@ -84,8 +86,11 @@ def report_study(run: Callable[[Callable[[str], None]], list[ActivationBundle]],
 def default_config(model: str) -> StudyConfig:
     """The study configuration ``reproduce`` uses for ``model`` (a registered name or a path) unless told otherwise.
 
+    Registered models and checkpoints get one joint grid per condition chosen from
+    their measured scales (grids ``None``); MiniLM keeps its fixed grid.
+
     >>> default_config("toy").helpfulness_grid, default_config("minilm").helpfulness_grid
-    ((-10.0, 10.0, 0.25), (-4.0, 4.0, 0.2))
+    (None, (-4.0, 4.0, 0.2))
     """
     return resolve_model(model).config()
 
@@ -105,7 +110,7 @@ def reproduce(config: StudyConfig, out_dir: str | os.PathLike, *, model: str = "
     >>> reproduce(StudyConfig(), tempfile.mkdtemp(), model="no-such-model")
     Traceback (most recent call last):
     ...
-    ValueError: --model 'no-such-model' is neither a registered model (minilm, toy) nor an existing path
+    ValueError: --model 'no-such-model' is neither a registered model (minilm, smollm2, toy) nor an existing path
     """
     entry = resolve_model(model)
     files = user_files if user_files is not None else UserFiles()

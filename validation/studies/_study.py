@@ -6,7 +6,13 @@ texts (:class:`StudyData`) and a :class:`StudyConfig`. It extracts a steering
 vector from contrast pairs, injects it over a band of layers and sweeps the
 coefficient on the behaviour prompts and the multiple-choice questions; a
 second condition steers the final representation directly (``delta = c v``,
-the theory's own setting). Each finished chunk of coefficients is saved at once
+the theory's own setting). Unless grids are given, each condition's
+coefficients are one joint grid chosen from measured scales
+(:func:`steerbounds.validation._grid.choose_grid`): a pilot sweep at
+``c = -c_p, 0, c_p`` measures ``||delta||`` per unit ``c``, the behaviour log-odds
+slope and the option gaps' changes, and a check at the chosen ``+-c_max`` widens
+the grid until behaviour saturation and the helpfulness drop are both reached
+(:func:`auto_grid`). Each finished chunk of coefficients is saved at once
 (temporary file, then ``os.replace``); an interrupted run resumes from its
 chunks, and a run with another configuration, data or model refuses to mix with
 them. The result is one :class:`ActivationBundle` per condition, written to
@@ -80,14 +86,19 @@ def coefficient_grid(start: float, stop: float, step: float, *, name: str = "gri
 
 @dataclasses.dataclass(frozen=True)
 class StudyConfig:
-    """What the study sweeps (the paper's grids by default) and how it saves its progress.
+    """What the study sweeps and how it saves its progress.
+
+    By default (both grids ``None``) each condition gets one joint grid chosen
+    from the model's measured scales; :meth:`paper` gives the paper's fixed grids.
 
     >>> StudyConfig.paper().behaviour_coefficients().size, StudyConfig.paper().helpfulness_coefficients().size
     (51, 81)
+    >>> StudyConfig().auto_grid
+    True
     """
 
-    behaviour_grid: tuple[float, float, float] = (-5.0, 5.0, 0.2)  # start, stop, step (section 1)
-    helpfulness_grid: tuple[float, float, float] = (-10.0, 10.0, 0.25)  # start, stop, step
+    behaviour_grid: tuple[float, float, float] | None = None  # start, stop, step; None: chosen from measured scales
+    helpfulness_grid: tuple[float, float, float] | None = None  # start, stop, step; None: chosen from measured scales
     layers: tuple[int, ...] | None = None  # steered layers; None: default_layers(n_layers)
     vector_method: str = "pca"  # "pca", "mean_difference" (pair differences) or "caa" (see VECTOR_METHODS)
     chunk_size: int = 9  # coefficients per saved chunk (and per vmapped batch)
@@ -100,8 +111,18 @@ class StudyConfig:
         if self.vector_method not in VECTOR_METHODS:
             raise ValueError(f"StudyConfig.vector_method must be one of {list(VECTOR_METHODS)}, got "
                              f"{self.vector_method!r}")
-        self.behaviour_coefficients()
-        self.helpfulness_coefficients()
+        if self.behaviour_grid is not None:
+            self.behaviour_coefficients()
+        if self.helpfulness_grid is not None:
+            self.helpfulness_coefficients()
+        if (self.behaviour_grid is None) != (self.helpfulness_grid is None):
+            raise ValueError("StudyConfig: give both behaviour_grid and helpfulness_grid, or neither (then one joint "
+                             "grid per condition is chosen from the model's measured scales)")
+
+    @property
+    def auto_grid(self) -> bool:
+        """True when the grids are chosen from measured scales at run time."""
+        return self.behaviour_grid is None
 
     @classmethod
     def paper(cls) -> "StudyConfig":
@@ -110,22 +131,26 @@ class StudyConfig:
         >>> StudyConfig.paper().behaviour_grid
         (-5.0, 5.0, 0.2)
         """
-        return cls()
+        return cls(behaviour_grid=(-5.0, 5.0, 0.2), helpfulness_grid=(-10.0, 10.0, 0.25))
 
     def behaviour_coefficients(self) -> np.ndarray:
         """The behaviour grid as an array.
 
-        >>> StudyConfig(behaviour_grid=(-1, 1, 1)).behaviour_coefficients().tolist()
+        >>> StudyConfig(behaviour_grid=(-1, 1, 1), helpfulness_grid=(-1, 1, 1)).behaviour_coefficients().tolist()
         [-1.0, 0.0, 1.0]
         """
+        if self.behaviour_grid is None:
+            raise ValueError("the behaviour grid is chosen from measured scales when the study runs")
         return coefficient_grid(*self.behaviour_grid, name="behaviour grid")
 
     def helpfulness_coefficients(self) -> np.ndarray:
         """The helpfulness grid as an array.
 
-        >>> StudyConfig(helpfulness_grid=(-2, 2, 2)).helpfulness_coefficients().tolist()
+        >>> StudyConfig(behaviour_grid=(-1, 1, 1), helpfulness_grid=(-2, 2, 2)).helpfulness_coefficients().tolist()
         [-2.0, 0.0, 2.0]
         """
+        if self.helpfulness_grid is None:
+            raise ValueError("the helpfulness grid is chosen from measured scales when the study runs")
         return coefficient_grid(*self.helpfulness_grid, name="helpfulness grid")
 
     def to_dict(self) -> dict[str, Any]:
@@ -230,7 +255,6 @@ def run_study(model: Any, data: StudyData, config: StudyConfig, out_dir: str | o
         "bundle_format": FORMAT_VERSION,
     }
     store = SweepStore(out_dir / "work", fingerprint, fresh=fresh)
-    cb, ch = config.behaviour_coefficients(), config.helpfulness_coefficients()
     vec_layers = (*layers, n_layers)
     vector_method = "mean_difference" if config.vector_method == "caa" else config.vector_method
 
@@ -256,6 +280,60 @@ def run_study(model: Any, data: StudyData, config: StudyConfig, out_dir: str | o
         question_texts = tuple(model.question_prompt(q.question, q.options) for q in questions)
         question_prompts = model.encode(list(question_texts))
         correct = np.asarray([q.answer for q in questions], dtype=np.int64)
+        mid = len(layers) // 2
+        states = {layer: (model.last_token_states(pairs_a, [layer])[0], model.last_token_states(pairs_m, [layer])[0])
+                  for layer in (layers[mid], n_layers)}
+        v_final = vectors.direction(n_layers)
+        encoded_parts = (("behaviour", prompts, readout.behaviour), ("helpfulness", question_prompts,
+                                                                    readout.helpfulness))
+
+        def make_bundle(condition: str, cb: np.ndarray, ch: np.ndarray, lpb: np.ndarray, db: np.ndarray,
+                        lph: np.ndarray, toph: np.ndarray, dh: np.ndarray, rep_layer: int | None,
+                        meta: dict[str, Any]) -> ActivationBundle:
+            return ActivationBundle(
+                condition=condition,
+                behaviour=BehaviourSweep(cb, lpb, db, readout.behaviour.rows_rd, tuple(readout.aligned),
+                                         tuple(readout.misaligned), tuple(data.behaviour_prompts)),
+                helpfulness=HelpfulnessSweep(ch, lph, toph, dh, readout.helpfulness.rows_rd,
+                                             tuple(readout.helpfulness.ids), correct, readout.option_labels,
+                                             question_texts, unembed_qod=readout.helpfulness.rows_qod),
+                model=model.identity(),
+                metadata=meta,
+                projection=None if rep_layer is None else projection(rep_layer),
+            ).validated()
+
+        h0: dict[str, np.ndarray] = {}
+
+        def mid_pilot(c: np.ndarray) -> ActivationBundle:
+            i0 = int(np.flatnonzero(c == 0)[0])
+            out = []
+            for part, encoded, candidates in encoded_parts:
+                sweep = model.sweep_chunk(encoded, steering, c, max(config.chunk_size, c.size), candidates)
+                d = _delta(sweep["h"], i0)
+                h0[part] = sweep["h"][:, i0].astype(np.float64)
+                out.append((model.sweep_logprobs(sweep, h0[part], d, candidates), d))
+            ((lpb, _), db), ((lph, toph), dh) = out
+            return make_bundle("pilot", c, c, lpb, db, lph, toph, dh, None, {})
+
+        def final_pilot(c: np.ndarray) -> ActivationBundle:
+            lpb, _, db = model.final_condition(prompts, v_final, c, h0["behaviour"], readout.behaviour)
+            lph, toph, dh = model.final_condition(question_prompts, v_final, c, h0["helpfulness"],
+                                                  readout.helpfulness)
+            return make_bundle("pilot", c, c, lpb, db, lph, toph, dh, None, {})
+
+        choices: dict[str, Any] = {"mid_layers": None, "final_representation": None}
+        if config.auto_grid:
+            scale_mid = float(np.median(np.linalg.norm(np.concatenate(states[layers[mid]]), axis=-1)))
+            scale_final = float(np.median(np.linalg.norm(np.concatenate(states[n_layers]), axis=-1)))
+            choices["mid_layers"] = auto_grid(mid_pilot, PILOT_FRACTION * scale_mid)
+            tick("grid (mid layers)")
+            choices["final_representation"] = auto_grid(final_pilot, PILOT_FRACTION * scale_final)
+            tick("grid (final representation)")
+            cb = ch = np.asarray(choices["mid_layers"]["coefficients"], dtype=np.float64)
+            cb_final = ch_final = np.asarray(choices["final_representation"]["coefficients"], dtype=np.float64)
+        else:
+            cb, ch = config.behaviour_coefficients(), config.helpfulness_coefficients()
+            cb_final, ch_final = cb, ch
         sweeps = {}
         for part, encoded, grid, candidates in (("behaviour", prompts, cb, readout.behaviour),
                                                 ("helpfulness", question_prompts, ch, readout.helpfulness)):
@@ -265,23 +343,14 @@ def run_study(model: Any, data: StudyData, config: StudyConfig, out_dir: str | o
                 lambda c, encoded=encoded, size=size, candidates=candidates: model.sweep_chunk(
                     encoded, steering, c, size, candidates),
                 on_chunk=lambda reused, part=part: tick(f"{part} sweep"))
-        mid = len(layers) // 2
-        states = {layer: (model.last_token_states(pairs_a, [layer])[0], model.last_token_states(pairs_m, [layer])[0])
-                  for layer in (layers[mid], n_layers)}
-
         i0b, i0h = int(np.flatnonzero(cb == 0)[0]), int(np.flatnonzero(ch == 0)[0])
-
-        def delta(h: np.ndarray, i0: int) -> np.ndarray:  # stored in float32, the precision of h
-            return (h.astype(np.float64) - h[:, i0 : i0 + 1]).astype(np.float32)
-
         hb, hh = sweeps["behaviour"]["h"], sweeps["helpfulness"]["h"]
-        delta_b, delta_h = delta(hb, i0b), delta(hh, i0h)
+        delta_b, delta_h = _delta(hb, i0b), _delta(hh, i0h)
         h0_b, h0_h = hb[:, i0b].astype(np.float64), hh[:, i0h].astype(np.float64)
         lp_b, _ = model.sweep_logprobs(sweeps["behaviour"], h0_b, delta_b, readout.behaviour)
         lp_h, top_h = model.sweep_logprobs(sweeps["helpfulness"], h0_h, delta_h, readout.helpfulness)
-        v_final = vectors.direction(n_layers)
-        final_lp_b, _, final_delta_b = model.final_condition(prompts, v_final, cb, h0_b, readout.behaviour)
-        final_lp_h, final_top_h, final_delta_h = model.final_condition(question_prompts, v_final, ch, h0_h,
+        final_lp_b, _, final_delta_b = model.final_condition(prompts, v_final, cb_final, h0_b, readout.behaviour)
+        final_lp_h, final_top_h, final_delta_h = model.final_condition(question_prompts, v_final, ch_final, h0_h,
                                                                        readout.helpfulness)
         residual_norms = model.residual_norms(prompts)
     tick("final-representation condition")
@@ -294,7 +363,6 @@ def run_study(model: Any, data: StudyData, config: StudyConfig, out_dir: str | o
         "residual_norm_l": [float(x) for x in residual_norms],
         **readout.metadata, **dict(data.metadata),
     }
-    identity = model.identity()
     descriptions = model.describe_conditions(layers, readout)
 
     def projection(layer: int) -> Projection:
@@ -303,28 +371,79 @@ def run_study(model: Any, data: StudyData, config: StudyConfig, out_dir: str | o
                           np.concatenate([np.zeros(len(a), np.int64), np.ones(len(m), np.int64)]),
                           tuple(data.class_names), model.describe_states(layer))
 
-    def bundle(condition: str, lpb: np.ndarray, db: np.ndarray, lph: np.ndarray, toph: np.ndarray, dh: np.ndarray,
-               rep_layer: int, meta: dict[str, Any]) -> ActivationBundle:
-        return ActivationBundle(
-            condition=condition,
-            behaviour=BehaviourSweep(cb, lpb, db, readout.behaviour.rows_rd, tuple(readout.aligned),
-                                     tuple(readout.misaligned), tuple(data.behaviour_prompts)),
-            helpfulness=HelpfulnessSweep(ch, lph, toph, dh, readout.helpfulness.rows_rd, tuple(readout.helpfulness.ids),
-                                         correct, readout.option_labels, question_texts,
-                                         unembed_qod=readout.helpfulness.rows_qod),
-            model=identity,
-            metadata={**meta, "description": descriptions[condition]},
-            projection=projection(rep_layer),
-        ).validated()
-
     bundles = [
-        bundle("mid_layers", lp_b, delta_b, lp_h, top_h, delta_h, layers[mid], metadata),
-        bundle("final_representation", final_lp_b, final_delta_b, final_lp_h, final_top_h, final_delta_h, n_layers,
-               {**metadata, "layers": [n_layers]}),  # this condition steers the final representation only
+        make_bundle("mid_layers", cb, ch, lp_b, delta_b, lp_h, top_h, delta_h, layers[mid],
+                    {**metadata, "grid_choice": choices["mid_layers"], "description": descriptions["mid_layers"]}),
+        make_bundle("final_representation", cb_final, ch_final, final_lp_b, final_delta_b, final_lp_h, final_top_h,
+                    final_delta_h, n_layers,
+                    {**metadata, "layers": [n_layers], "grid_choice": choices["final_representation"],
+                     "description": descriptions["final_representation"]}),  # steers the final representation only
     ]
     for b in bundles:
         save_bundle(b, out_dir / "bundles" / b.condition)
     return bundles
+
+
+PILOT_FRACTION = 0.05  # pilot coefficient as a fraction of the median last-token norm at the steered layer
+MAX_WIDENINGS = 6  # times the chosen c_max may grow by half before the grid is taken as it is
+
+
+def _delta(h: np.ndarray, i0: int) -> np.ndarray:
+    """Change of the final representation from c = 0, stored in float32 (the precision of h)."""
+    return (h.astype(np.float64) - h[:, i0 : i0 + 1]).astype(np.float32)
+
+
+def auto_grid(measure: Callable[[np.ndarray], ActivationBundle], c_pilot: float, *,
+              max_widenings: int = MAX_WIDENINGS) -> dict[str, Any]:
+    """A joint grid from measured scales: pilot at ``-c_pilot, 0, c_pilot``, then checks at ``+-c_max``.
+
+    ``measure(coefficients)`` sweeps the model and returns a bundle. The grid is
+    :func:`~steerbounds.validation._grid.choose_grid` of the pilot's scales; while
+    a check at ``-c_max, 0, c_max`` does not reach both targets
+    (:func:`~steerbounds.validation._grid.grid_coverage`), ``c_max`` grows by half.
+    Returns the choice (JSON-ready) with its ``coefficients``.
+
+    >>> from steerbounds.validation import synthetic_bundle
+    >>> measure = lambda c: synthetic_bundle(seed=0, n_prompts=4, n_questions=30, behaviour_coefficients=c,
+    ...                                      helpfulness_coefficients=c)
+    >>> out = auto_grid(measure, 0.5)
+    >>> out["coefficients"][0] == -out["c_max"], out["check"]["covered"]
+    (True, True)
+    """
+    import math
+
+    from .._checks import behaviour_values, helpfulness_values
+    from .._grid import choose_grid, grid_coverage, layered_grid, measure_scales
+
+    if not (c_pilot > 0 and math.isfinite(c_pilot)):
+        raise ValueError(f"c_pilot must be positive and finite, got {c_pilot}")
+    pilot = measure(np.array([-c_pilot, 0.0, c_pilot]))
+    choice = choose_grid(measure_scales(pilot))
+    out = choice.as_dict()
+    grid = choice.coefficients
+    c_max = choice.c_max
+    reaches = [choice.safety * x for x in (*choice.c_saturation, *choice.c_drop) if math.isfinite(x) and x > 0]
+    widened = []
+    cov: dict[str, Any] = {}
+    for _ in range(max_widenings + 1):
+        c3 = np.array([-c_max, 0.0, c_max])
+        check = measure(c3)
+        b = behaviour_values(check.behaviour).mean(0)
+        h = helpfulness_values(check.helpfulness)["restricted_qc"].mean(0)
+        cov = grid_coverage(c3, b, h, n_options=check.helpfulness.n_options)
+        if cov["covered"] or len(widened) == max_widenings:
+            break
+        widened.append(c_max)
+        reaches.append(1.5 * c_max)  # one more, coarser layer out to 1.5 c_max
+        grid, steps = layered_grid(reaches, 10)
+        c_max = float(grid[-1])
+        out["steps"] = list(steps)
+    out.update({"c_pilot": float(c_pilot), "c_max": c_max, "widened_from": widened, "check": cov,
+                "coefficients": grid.tolist(), "n_coefficients": int(grid.size)})
+    if not cov["covered"]:
+        out["notes"] = [*out["notes"], f"the check at c = +-{c_max:.4g} still misses a target after "
+                        f"{len(widened)} widenings; the grid is used as it is"]
+    return out
 
 
 def n_steps(config: StudyConfig) -> int:
@@ -333,6 +452,8 @@ def n_steps(config: StudyConfig) -> int:
     >>> n_steps(StudyConfig(behaviour_grid=(-1, 1, 1), helpfulness_grid=(-1, 1, 1), chunk_size=2))
     7
     """
+    if config.auto_grid:  # two grid choices; the chunks of a grid of at most 121 points (an upper estimate)
+        return 2 * len(chunks(121, config.chunk_size)) + 5
     nb = len(chunks(config.behaviour_coefficients().size, config.chunk_size))
     nh = len(chunks(config.helpfulness_coefficients().size, config.chunk_size))
     return nb + nh + 3
