@@ -202,6 +202,13 @@ def gguf_chat_tokenizer(source, *, use_chat_template: bool = True):
     ``use_chat_template=False`` prompts without the template (plain text, with
     BOS when the file asks for it).
 
+    Args:
+        source: a GGUF path or a :class:`GGUFFile`.
+        use_chat_template: keep the file's chat template.
+
+    Returns:
+        the :class:`ChatTokenizer`.
+
     >>> gguf_chat_tokenizer("missing.gguf")
     Traceback (most recent call last):
     ...

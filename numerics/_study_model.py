@@ -705,6 +705,15 @@ def load_gguf_study_model(path, *, use_chat_template: bool = True, dtype: str = 
     """A GGUF file (architecture ``llama``) as a :class:`DecoderStudyModel`, with the tokenizer and chat template
     of its metadata (:func:`load_gguf_checkpoint`, :func:`gguf_chat_tokenizer`).
 
+    Args:
+        path: a ``.gguf`` file (architecture ``llama``).
+        use_chat_template: prompt through the file's chat template.
+        dtype: compute dtype.
+        name: the model's name in reports (default: the file name).
+
+    Returns:
+        the :class:`DecoderStudyModel`.
+
     >>> try:
     ...     load_gguf_study_model("missing.gguf")
     ... except FileNotFoundError as err:

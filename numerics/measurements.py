@@ -28,10 +28,6 @@ from steerbounds.numerics import (  # noqa: F401 - re-exports
     readout_logits as readout_logits,
     choose_tau as choose_tau,
     TauChoice as TauChoice,
-    Readout as Readout,
-    Candidates as Candidates,
-    candidate_log_probs as candidate_log_probs,
-    log_softmax as log_softmax,
 )
 
 __all__ = [
@@ -57,8 +53,4 @@ __all__ = [
     "readout_logits",
     "choose_tau",
     "TauChoice",
-    "Readout",
-    "Candidates",
-    "candidate_log_probs",
-    "log_softmax",
 ]

@@ -1,4 +1,4 @@
-"""steerbounds.numerics.model: The models: the Flax NNX decoder (GPT-2 and Llama shapes), its forward pass, the encoder (MiniLM), and the model interface a study runs on (StudyModel and its adapters).
+"""steerbounds.numerics.model: The models: the Flax NNX decoder (GPT-2 and Llama shapes), its forward pass and the encoder (MiniLM).
 
 The same objects are importable from ``steerbounds.numerics`` directly.
 """
@@ -26,13 +26,6 @@ from steerbounds.numerics import (  # noqa: F401 - re-exports
     tokenize as tokenize,
     embed_texts as embed_texts,
     pooled_layer_states as pooled_layer_states,
-    StudyModel as StudyModel,
-    DecoderStudyModel as DecoderStudyModel,
-    ReadoutStudyModel as ReadoutStudyModel,
-    PromptEncoder as PromptEncoder,
-    ToyPromptEncoder as ToyPromptEncoder,
-    EncodedPrompts as EncodedPrompts,
-    EncodedTexts as EncodedTexts,
 )
 
 __all__ = [
@@ -56,11 +49,4 @@ __all__ = [
     "tokenize",
     "embed_texts",
     "pooled_layer_states",
-    "StudyModel",
-    "DecoderStudyModel",
-    "ReadoutStudyModel",
-    "PromptEncoder",
-    "ToyPromptEncoder",
-    "EncodedPrompts",
-    "EncodedTexts",
 ]

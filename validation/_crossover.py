@@ -1,6 +1,6 @@
 """The measured tradeoff on one joint grid: where the loss catches up with the gain, with a bootstrap interval.
 
-THEORY.md section 4 predicts that the alignment gain ``G(c)`` grows linearly and
+docs/theory.md#tradeoff predicts that the alignment gain ``G(c)`` grows linearly and
 the helpfulness loss ``Lambda(c)`` quadratically, so they cross at ``c_eff`` and
 ``G - lam Lambda`` is largest at ``c*_lam = c_eff / (2 lam)``. This module measures
 both on the coefficients where behaviour and helpfulness were both swept:
