@@ -442,6 +442,32 @@ EXEMPT = {
         "evaluate_toy_model": "evaluates a loaded toy model on the fixed toy world; no numeric input",
         "last_token_log_probs": "the toy model on prompt strings; covered in tests/toy",
         "sweep_mesh": "device layout; covered in tests/numerics/test_sharding.py",
+        **{name: _RESULT for name in ("Candidates", "EncodedPrompts", "EncodedTexts", "GGUFFile", "GGUFTensorInfo",
+                                      "GGUFTokenizer", "GenerationResult")},
+        **{name: "the study model interface and its adapters, built from loaded models; their inputs are checked in "
+                 "tests/studies/test_checkpoints.py" for name in ("StudyModel", "DecoderStudyModel",
+                                                                 "ReadoutStudyModel", "PromptEncoder",
+                                                                 "ToyPromptEncoder", "Readout")},
+        "REFUSAL_PREFIXES": "a constant tuple of strings",
+        **{name: "the refusal classifier on strings; covered in tests/numerics/test_refusal.py"
+           for name in ("is_refusal", "refusal_score")},
+        **{name: "reads a GGUF file: truncated files, wrong architectures and tensor types are tested in "
+                 "tests/numerics/test_gguf.py" for name in ("read_gguf", "gguf_config", "gguf_parameters",
+                                                           "load_gguf_checkpoint", "load_gguf_tokenizer",
+                                                           "gguf_chat_tokenizer", "load_gguf_study_model")},
+        "smollm2_path": "no arguments; a missing extra is tested in tests/numerics/test_smollm2.py",
+        "ChatTokenizer": "needs a tokenizer; bad templates and folders are tested in tests/studies/test_checkpoints.py",
+        "compile_chat_template": "template strings; covered in tests/studies/test_checkpoints.py",
+        "load_checkpoint_study_model": "reads a checkpoint folder: missing files and unknown model types are tested in "
+                                       "tests/studies/test_checkpoints.py",
+        **{name: "the generation kernel's inputs (tokens, steering, budgets) are checked in "
+                 "tests/numerics/test_generate.py" for name in ("generate", "generation_chunk_size",
+                                                               "estimate_generation_bytes",
+                                                               "cache_bytes_per_token_per_layer",
+                                                               "common_span_length")},
+        **{name: "array helpers called by the sweeps and studies with checked arguments; covered in "
+                 "tests/studies/test_checkpoints.py" for name in ("log_softmax", "candidate_log_probs",
+                                                                 "pad_coefficients")},
     },
     "steerbounds.validation": {
         **{name: _RESULT for name in ("ActivationBundle", "BehaviourSweep", "HelpfulnessSweep", "Projection")},
