@@ -374,6 +374,8 @@ def mean_pool(states_btd: jax.Array, mask_bt: jax.Array) -> jax.Array:
     [[2.0]]
     """
     states_btd = check_array("mean_pool", "states_btd", states_btd, ndim=3)
+    if getattr(mask_bt, "dtype", None) == bool:  # a boolean mask is a 0/1 mask
+        mask_bt = jnp.asarray(mask_bt, states_btd.dtype)
     mask_bt = check_array("mean_pool", "mask_bt", mask_bt, ndim=2)
     if mask_bt.shape != states_btd.shape[:2]:
         raise ValueError(f"mean_pool: mask_bt has shape {mask_bt.shape}, expected {states_btd.shape[:2]} (the batch and "

@@ -83,6 +83,8 @@ def last_positions(mask_bt: jax.Array) -> jax.Array:
     >>> last_positions(jnp.array([[0, 1, 1], [1, 1, 0]])).tolist()
     [2, 1]
     """
+    if getattr(mask_bt, "dtype", None) == bool:  # a boolean mask is a 0/1 mask
+        mask_bt = jnp.asarray(mask_bt, jnp.int32)
     mask_bt = check_array("last_positions", "mask_bt", mask_bt, ndim=2, integer=True)
     if is_concrete(mask_bt):
         host = np.asarray(mask_bt)
