@@ -9,7 +9,7 @@ special case ``h_c = h + c v`` of docs/theory.md#setting.
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import instance_of, positive_int
+from steerbounds.theory._validate import instance_of
 
 from typing import NamedTuple, Sequence
 
@@ -104,7 +104,10 @@ def make_steering(
     >>> s.vectors_ld[1].tolist(), s.layer_mask_l.tolist()
     ([0.6000000238418579, 0.0, 0.800000011920929, 0.0], [0.0, 1.0, 0.0])
     """
-    instance_of("make_steering", "config", config, TransformerConfig, "TransformerConfig.gpt2_style(...)")
+    # Any model config with n_layers and d_model (TransformerConfig, EncoderConfig) defines the steering shape.
+    if not all(isinstance(getattr(config, f, None), int) for f in ("n_layers", "d_model")):
+        raise TypeError(f"make_steering: config must be a model config with integer n_layers and d_model "
+                        f"(e.g. TransformerConfig.gpt2_style(...) or an EncoderConfig), got {type(config).__name__}")
     if isinstance(coefficient, bool) or not isinstance(coefficient, (int, float, np.integer, np.floating)) \
             or not np.isfinite(coefficient):
         raise ValueError(f"make_steering: coefficient must be a finite number, got {coefficient!r}")

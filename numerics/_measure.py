@@ -303,8 +303,8 @@ def summarize_scores(scores_bs) -> SequenceBehaviour:
     """
     scores = check_array("summarize_scores", "scores_bs", scores_bs, finite=False, host=True).astype(np.float64)
     if not np.isin(scores, (-1.0, 0.0, 1.0)).all():
-        raise ValueError(f"summarize_scores: scores_bs must hold -1, 0 or +1, found "
-                         f"{scores[~np.isin(scores, (-1.0, 0.0, 1.0))][0]!r}")
+        raise ValueError(f"summarize_scores: scores_bs must hold +1 (aligned), 0 (neutral) or -1 (misaligned), "
+                         f"found {float(scores[~np.isin(scores, (-1.0, 0.0, 1.0))][0])!r}")
     if scores.ndim != 2 or scores.shape[1] < 2 or scores.shape[0] < 1:
         raise ValueError(f"summarize_scores: scores_bs must be (prompts, samples) with >= 2 samples, got {scores.shape}; "
                          "a standard error needs at least two samples per prompt.")

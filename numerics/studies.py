@@ -22,7 +22,6 @@ from steerbounds.numerics import (  # noqa: F401 - re-exports
     log_softmax as log_softmax,
     candidate_log_probs as candidate_log_probs,
     pad_coefficients as pad_coefficients,
-    load_gguf_study_model as load_gguf_study_model,
 )
 
 __all__ = [
@@ -42,5 +41,4 @@ __all__ = [
     "log_softmax",
     "candidate_log_probs",
     "pad_coefficients",
-    "load_gguf_study_model",
 ]
