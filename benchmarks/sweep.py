@@ -36,9 +36,6 @@ import dataclasses
 import json
 import multiprocessing as mp
 import os
-import platform
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,7 +43,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, block_flops, machine, matmul_peak_jax, matmul_peak_torch, unembed_flops  # noqa: E402
+from _common import (  # noqa: E402
+    ROOT, block_flops, machine, matmul_peak_jax, matmul_peak_torch, measure_memory, median, timed, unembed_flops,
+    uptime, versions,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,45 +97,6 @@ class BenchConfig:
 
 
 # ----------------------------------------------------------------------------- memory
-
-
-def _status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return -1
-
-
-def _measure_memory(fn):
-    """Run ``fn``; return (result, peak RSS in MiB during it, RSS in MiB just before it).
-
-    Before the call, freed heap is returned to the system (``malloc_trim``) and
-    the kernel's peak-RSS mark (VmHWM) is reset through ``/proc/self/clear_refs``,
-    so the peak is this call's own. Where that file cannot be written, the
-    peak is the process's lifetime peak (``getrusage`` maxrss) and is marked so.
-    """
-    import ctypes
-    import resource
-
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except OSError:
-        pass
-    before = _status_kib("VmRSS") / 1024
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        reset = True
-    except OSError:
-        reset = False
-    result = fn()
-    peak = _status_kib("VmHWM") / 1024 if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return result, {"peak_rss_mib": round(peak, 1), "rss_before_mib": round(before, 1), "section_peak": reset}
-
-
-def _timed(fn):
-    w0, c0 = time.perf_counter(), time.process_time()
-    out = fn()
-    return out, time.perf_counter() - w0, time.process_time() - c0
 
 
 # ----------------------------------------------------------------------------- torch worker
@@ -208,12 +169,12 @@ def _torch_worker(conn, cfg: BenchConfig, folder: str, tokens_bt, coefficients_c
                 continue
             keep_last = msg["cmd"] == "a_last"
             if msg.get("warmup"):
-                _, wall, cpu = _timed(lambda: one_pass(coefficients_c[0], keep_last))
+                _, wall, cpu = timed(lambda: one_pass(coefficients_c[0], keep_last))
                 conn.send({"warmup_s": wall})
                 continue
-            run = lambda: _timed(lambda: sweep(keep_last, msg["record"]))  # noqa: E731
+            run = lambda: timed(lambda: sweep(keep_last, msg["record"]))  # noqa: E731
             if msg["memory"]:
-                ((passes, last), wall, cpu), mem = _measure_memory(run)
+                ((passes, last), wall, cpu), mem = measure_memory(run)
             else:
                 (passes, last), wall, cpu = run()
                 mem = None
@@ -293,7 +254,7 @@ def _jax_worker(conn, cfg: BenchConfig, folder: str, tokens_bt, coefficients_c, 
             conn.send({"flops_per_s": matmul_peak_jax()})
             continue
         if msg.get("warmup"):
-            out, wall, _ = _timed(lambda: jax.block_until_ready(fn()))
+            out, wall, _ = timed(lambda: jax.block_until_ready(fn()))
             reply = {"warmup_s": wall}
             if name == "b":
                 compiled = _SWEEP.lower(
@@ -309,9 +270,9 @@ def _jax_worker(conn, cfg: BenchConfig, folder: str, tokens_bt, coefficients_c, 
                 reply["memory_model"] = memory_model
             conn.send(reply)
             continue
-        run = lambda: _timed(lambda: jax.block_until_ready(fn()))  # noqa: E731
+        run = lambda: timed(lambda: jax.block_until_ready(fn()))  # noqa: E731
         if msg["memory"]:
-            (out, wall, cpu), mem = _measure_memory(run)
+            (out, wall, cpu), mem = measure_memory(run)
         else:
             out, wall, cpu = run()
             mem = None
@@ -348,35 +309,6 @@ class _Worker:
     def stop(self):
         self.conn.send({"cmd": "stop"})
         self.process.join(60)
-
-
-def _versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for name in ("jax", "jaxlib", "flax", "numpy", "torch", "transformers", "steerbounds"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    try:
-        out["git_commit"] = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        out["git_commit"] = None
-    return out
-
-
-def _uptime() -> str | None:
-    try:
-        return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def _median(xs):
-    return statistics.median(xs) if xs else None
 
 
 _SHORT = ("forward", "analytic")  # timed INNER times per round (single passes are short)
@@ -452,7 +384,7 @@ def run(cfg: BenchConfig, *, out_path: Path, cache: Path, xla_flags: str | None)
     logits_dir = out_path.parent / (out_path.stem + "-logits")
     logits_dir.mkdir(parents=True, exist_ok=True)
     load_start = os.getloadavg()
-    uptime_start = _uptime()
+    uptime_start = uptime()
     t_start = time.time()
 
     if not folder.exists():
@@ -495,9 +427,9 @@ def run(cfg: BenchConfig, *, out_path: Path, cache: Path, xla_flags: str | None)
     logits_dir.rmdir()
 
     work = cfg.coefficients * cfg.prompts
-    med = {name: _median([x["wall_s"] for x in rs]) for name, rs in rounds.items()}
-    cpu = {name: _median([x["cpu_s"] for x in rs]) for name, rs in rounds.items()}
-    peak = max(_median(peaks["torch"]), _median(peaks["jax"]))
+    med = {name: median([x["wall_s"] for x in rs]) for name, rs in rounds.items()}
+    cpu = {name: median([x["cpu_s"] for x in rs]) for name, rs in rounds.items()}
+    peak = max(median(peaks["torch"]), median(peaks["jax"]))
     flops = sweep_flops(cfg)
     per_round_b_over_a = [ra["wall_s"] / rb["wall_s"] for ra, rb in zip(rounds["a"], rounds["b"])]
     per_round_b_over_a_last = [ra["wall_s"] / rb["wall_s"] for ra, rb in zip(rounds["a_last"], rounds["b"])]
@@ -511,7 +443,7 @@ def run(cfg: BenchConfig, *, out_path: Path, cache: Path, xla_flags: str | None)
         },
         "median_wall_s": med,
         "median_cpu_s": cpu,
-        "median_torch_pass_s": {n: _median([p for x in rounds[n] for p in x["passes_s"]]) for n in ("a", "a_last")},
+        "median_torch_pass_s": {n: median([p for x in rounds[n] for p in x["passes_s"]]) for n in ("a", "a_last")},
         "speedup": {
             "b_over_a": med["a"] / med["b"],
             "b_over_a_last": med["a_last"] / med["b"],
@@ -547,7 +479,7 @@ def run(cfg: BenchConfig, *, out_path: Path, cache: Path, xla_flags: str | None)
     report = {
         "benchmark": "sweep",
         "config": dataclasses.asdict(cfg),
-        "versions": _versions(),
+        "versions": versions(),
         "machine": machine(),
         "environment": {
             "xla_flags": os.environ.get("XLA_FLAGS", ""),
@@ -559,7 +491,7 @@ def run(cfg: BenchConfig, *, out_path: Path, cache: Path, xla_flags: str | None)
             "load_average_start": load_start,
             "load_average_end": os.getloadavg(),
             "uptime_start": uptime_start,
-            "uptime_end": _uptime(),
+            "uptime_end": uptime(),
             "elapsed_s": time.time() - t_start,
         },
         "results": results,
