@@ -44,10 +44,9 @@ from ._cache import (
 )
 from ._config import TransformerConfig
 from ._forward import Steering, _check_steering, _final, check_tokens, steered_layers
-from ._sweep import graphdef_config
+from ._sweep import default_memory_budget, graphdef_config
 
 _CPU_BUDGET = 4 << 30  # bytes: the default --memory-budget on CPU
-_DEFAULT_BUDGET = 1 << 30  # an accelerator that does not report its memory
 STEER_POSITIONS = ("all", "generated")
 
 
@@ -140,14 +139,7 @@ def generation_chunk_size(
     (11, 1)
     """
     if memory_budget_bytes is None:
-        device = jax.devices()[0]
-        stats = device.memory_stats() or {}
-        if device.platform == "cpu":
-            memory_budget_bytes = _CPU_BUDGET
-        elif "bytes_limit" in stats:
-            memory_budget_bytes = (stats["bytes_limit"] - stats.get("bytes_in_use", 0)) // 4
-        else:
-            memory_budget_bytes = _DEFAULT_BUDGET
+        memory_budget_bytes = default_memory_budget(_CPU_BUDGET)
     per = estimate_generation_bytes(config, batch, n_samples, span, width, max_new_tokens, top_p=top_p)
     return int(max(1, min(n_coefficients, memory_budget_bytes // per)))
 

@@ -272,6 +272,17 @@ def estimate_sweep_bytes(config: TransformerConfig, batch: int, seq_len: int) ->
     return int(2 * (act + scores + logits))
 
 
+def default_memory_budget(cpu_bytes: int) -> int:
+    """Bytes a chunk may use: ``cpu_bytes`` on CPU, a quarter of an accelerator's free memory, else 1 GiB."""
+    device = jax.devices()[0]
+    stats = device.memory_stats() or {}
+    if device.platform == "cpu":
+        return cpu_bytes
+    if "bytes_limit" in stats:
+        return (stats["bytes_limit"] - stats.get("bytes_in_use", 0)) // 4
+    return _DEFAULT_BUDGET
+
+
 def default_chunk_size(
     config: TransformerConfig, batch: int, seq_len: int, n_coefficients: int, *, memory_budget_bytes: int | None = None
 ) -> int:
@@ -304,14 +315,7 @@ def default_chunk_size(
         positive_int("default_chunk_size", name, value)
     positive_int("default_chunk_size", "memory_budget_bytes", memory_budget_bytes, allow_none=True)
     if memory_budget_bytes is None:
-        device = jax.devices()[0]
-        stats = device.memory_stats() or {}
-        if device.platform == "cpu":
-            memory_budget_bytes = _CPU_BUDGET
-        elif "bytes_limit" in stats:
-            memory_budget_bytes = (stats["bytes_limit"] - stats.get("bytes_in_use", 0)) // 4
-        else:
-            memory_budget_bytes = _DEFAULT_BUDGET
+        memory_budget_bytes = default_memory_budget(_CPU_BUDGET)
     per = estimate_sweep_bytes(config, batch, seq_len)
     return int(max(1, min(n_coefficients, memory_budget_bytes // per)))
 
