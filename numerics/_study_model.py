@@ -37,12 +37,11 @@ from flax import nnx
 
 from ._chat import ChatTokenizer
 from ._encoder import EncoderConfig
-from ._forward import forward
 from ._hf import hf_config_to_config, load_hf_checkpoint
 from ._params import model_hash
 from ._readout import choose_tau
 from ._sample import sample_continuations
-from ._sweep import final_steering_logits, graphdef_config, last_positions, steering_sweep
+from ._sweep import final_steering_logits, graphdef_config, steering_sweep
 from ._text_encoder import TextEncoder, embed_texts, load_encoder, pooled_layer_states, steered_embed_texts
 from ._vectors import last_token_states
 
@@ -407,12 +406,17 @@ class DecoderStudyModel:
         return sweep["logprobs"], sweep["max_logprob"]
 
     def final_condition(self, prompts: EncodedPrompts, v_d, coefficients_c, h0_bd, candidates):
-        """``z_c = z + c (U v)`` from the unsteered last-position logits; ``delta = c v``."""
-        u_vd, _ = nnx.merge(self.graphdef, self.state).unembedding()
+        """``z_c = z + c (U v)`` with ``z = U h0 (+ b)`` from the unsteered final representation; ``delta = c v``.
+
+        ``h0_bd`` is the sweep's own ``h`` at ``c = 0``, so no forward pass runs
+        here (and no logits at every position are held).
+        """
+        u_vd, b_v = nnx.merge(self.graphdef, self.state).unembedding()
         v = np.asarray(v_d, dtype=np.float32) / np.linalg.norm(v_d)
-        logits_btv = forward(self.graphdef, self.state, prompts.tokens_bt, mask_bt=prompts.mask_bt).logits_btv
-        last = np.asarray(last_positions(jax.numpy.asarray(prompts.mask_bt)))
-        z_bv = np.asarray(logits_btv)[np.arange(prompts.tokens_bt.shape[0]), last]
+        h0 = jax.numpy.asarray(np.asarray(h0_bd, dtype=np.float32))
+        z_bv = jax.numpy.einsum("bd,vd->bv", h0, u_vd.astype(h0.dtype), preferred_element_type=jax.numpy.float32)
+        if b_v is not None:
+            z_bv = z_bv + b_v.astype(jax.numpy.float32)[None, :]
         z_cbv = final_steering_logits(z_bv, u_vd, v, np.asarray(coefficients_c).astype(np.float32), normalize=False)
         lp, top = candidate_log_probs(np.asarray(z_cbv), candidates.ids)
         delta = (np.asarray(coefficients_c)[None, :, None] * v.astype(np.float64)[None, None, :]).astype(np.float32)
