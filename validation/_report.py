@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ._analysis import condition_to_json, to_jsonable
+from ._analysis import condition_to_json
+from ._results import BundleAnalysis, to_jsonable
 from ._bundle import atomic_write_bytes
 from ._config import ValidationConfig
 
