@@ -406,6 +406,17 @@ TESTING = {
 SPECS = {"steerbounds.theory": THEORY, "steerbounds.numerics": NUMERICS, "steerbounds.validation": VALIDATION,
          "steerbounds.testing": TESTING}
 
+# The typed analysis results of steerbounds.validation (ReportRecord and its subclasses).
+_REPORT_RECORDS = ("ReportRecord", "ValueSummary", "FailingPrompt", "MarginCheck", "BehaviourMassCheck", "GapChangeRow",
+                   "LinearFit", "NormalityVerdict", "StdLinearity", "GapChangeBias", "GapCovariance",
+                   "GapChangeHistograms", "GapChangeSamples", "GapChangeCheck", "NonlinearPrompt", "SweepLinearity",
+                   "LinearResponseCheck", "AssumptionChecks", "T1Violation", "AlignmentBoundCheck",
+                   "HelpfulnessBoundCheck", "Identifiability", "TanhPrediction", "BellPrediction", "TanhFit", "BellFit",
+                   "CurveFits", "Interval", "MeasuredOptimum", "PredictedTradeoff", "RadiusQuartiles", "PairRadii",
+                   "JointTradeoff", "TradeoffCheck", "BundleSizes", "ConsistencyCheck", "BehaviourCurves",
+                   "HelpfulnessCurves", "SaturationReach", "DropReach", "GridCoverage", "GridSummary",
+                   "ProjectionSummary", "Verdicts", "BundleAnalysis")
+
 # Public names without input cases, with the reason.
 _RESULT = "a result type (NamedTuple or frozen dataclass) the library builds; no user input to check"
 _CONFIG = "a frozen config dataclass: its __post_init__ checks are covered by the config tests"
@@ -475,6 +486,8 @@ EXEMPT = {
         "BundleError": "an exception class",
         "plot_report": "draws a report built by build_report; covered in tests/validation/test_report_and_cli.py",
         "write_report": "writes a report built by build_report; covered in tests/validation/test_report_and_cli.py",
+        **{name: "a typed analysis result (a frozen ReportRecord dataclass) the library builds; from_dict's bad "
+                 "input is tested in tests/validation/test_typed_results.py" for name in _REPORT_RECORDS},
     },
     "steerbounds.testing": {
         **{name: _RESULT for name in ("AssumptionReport", "Counterexample", "Evaluation", "Verification",

@@ -711,7 +711,7 @@ class CurveFits(ReportRecord):
 
     >>> from steerbounds.validation import analyze_bundle, synthetic_bundle
     >>> fits = analyze_bundle(synthetic_bundle(seed=0, n_prompts=2, n_questions=20)).fits
-    >>> fits.behaviour_tanh.converged, fits.behaviour_tanh.predicted.a
+    >>> fits.behaviour_tanh.converged, round(fits.behaviour_tanh.predicted.a, 6)
     (True, 0.5)
     """
 

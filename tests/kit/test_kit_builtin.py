@@ -44,7 +44,7 @@ def test_a1_report_keeps_the_failing_prompts():
     assert not report.holds
     assert [d["index"] for d in report.detail] == [1, 4]
     assert report.statistic["min margin"] < 0 < report.statistic["median margin"]
-    assert "A1 fails" in str(report) and report.raw["margin_qc"].shape == (5, 21)
+    assert "A1 fails" in str(report) and report.raw.margin_qc.shape == (5, 21)
 
 
 def test_a3_report_flags_a_saturating_response():
