@@ -20,6 +20,8 @@ from jax.sharding import Mesh
 
 from steerbounds.theory._validate import check_disjoint, check_finite, token_ids
 
+from ._shard import sharded_final
+
 _UNROLL = 32  # token sets up to this size are unrolled into one fused loop; larger ones reduce a (c, b, k) array
 
 
@@ -129,7 +131,5 @@ def final_steering_behaviour(
     coefficients = jnp.asarray(coefficients, jnp.float32)
     if mesh is None:
         return _behaviour_function(plus.size, True)(z_kb, w_k, coefficients)
-    from ._shard import sharded_final
-
     return sharded_final(_behaviour_function(plus.size, False), z_kb, w_k, coefficients, mesh=mesh,
                          prompt_axis_of_first=1)

@@ -21,7 +21,7 @@ from flax import nnx
 from steerbounds.theory._validate import as_float_array, is_concrete
 
 from ._config import TransformerConfig
-from ._model import Transformer, rotary_inverse_frequencies
+from ._rotary import rotary_inverse_frequencies  # not ._model: its Transformer.__call__ imports this module
 
 
 class ForwardOutput(NamedTuple):

@@ -50,6 +50,7 @@ from ._forward import (
 )
 from ._cache import PromptArrays, PromptLayout, arrange_prompts, embed_prompts, prefill, steer
 from ._model import Transformer
+from ._shard import run_sharded_sweep, sharded_final
 from steerbounds.theory._validate import token_ids as check_token_ids
 
 _DEFAULT_BUDGET = 1 << 30  # bytes, when an accelerator does not report its memory
@@ -426,15 +427,13 @@ def steering_sweep(
         cache_prefix=cache_prefix,
     )
     if mesh is not None:
-        from ._shard import run_sharded_sweep
-
         if chunk_size is None:
             chunk_size = lambda b_local, c_local: default_chunk_size(  # noqa: E731
                 config, b_local, t, c_local, memory_budget_bytes=memory_budget_bytes
             )
         return run_sharded_sweep(
             graphdef, state, np.asarray(tokens_bt), np.asarray(mask_bt), steering, coefficients_c,
-            mesh=mesh, chunk_size=chunk_size, **static,
+            sweep_fn=sweep_coefficients, output_type=SweepOutput, mesh=mesh, chunk_size=chunk_size, **static,
         )
     if share_span and cache_prefix:
         pm = None if steering.position_mask_bt is None else np.asarray(steering.position_mask_bt)
@@ -630,8 +629,6 @@ def final_steering_logits(
     uv_v = unembed_vd @ v
     if mesh is None:
         return _shift(logits_bv, uv_v, coefficients_c)
-    from ._shard import sharded_final
-
     return sharded_final(_shift, logits_bv, uv_v, coefficients_c, mesh=mesh)
 
 

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checked import staged
+
 
 def float_dtype() -> np.dtype:
     """The dtype the theory layer computes in: float64 when jax x64 is on, else float32."""
@@ -289,8 +291,6 @@ def staged_check(ok, message: str) -> None:
     Values are unknown while tracing, so the message names the argument and the
     rule but no value.
     """
-    from ._checked import staged
-
     staged(ok, message)
 
 

@@ -79,7 +79,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def strict_status(args: argparse.Namespace, report: dict) -> int:
     """0, or 3 under ``--strict`` when the report has a theorem violated where its assumption holds."""
-    from ._report import theorem_violations
+    from ._report import theorem_violations  # the analysis modules (JAX, scipy) load when a command runs
 
     found = theorem_violations(report)
     if getattr(args, "strict", False) and found:

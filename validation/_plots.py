@@ -33,6 +33,7 @@ import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
+from ._bundle import atomic_write_bytes
 from ._fits import bell_curve, tanh_curve
 from ._results import BellFit, BundleAnalysis, TanhFit
 from ._style import PALETTE, figure_size, rc_params, with_titles
@@ -479,8 +480,6 @@ def plot_report(report: dict[str, Any], out_dir: str | os.PathLike, *, style: st
     >>> names[:3], "captions.md" in names
     (['captions.md', 'synthetic_behaviour.pdf', 'synthetic_behaviour.png'], True)
     """
-    from ._bundle import atomic_write_bytes
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     conditions = report.get("conditions")
