@@ -9,7 +9,7 @@ special case ``h_c = h + c v`` of docs/theory.md#setting.
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import instance_of
+from steerbounds.theory import instance_of
 
 from typing import NamedTuple, Sequence
 
@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from steerbounds.theory._validate import as_float_array, is_concrete
+from steerbounds.theory import as_float_array, is_concrete
 
 from ._config import TransformerConfig
 from ._rotary import rotary_inverse_frequencies  # not ._model: its Transformer.__call__ imports this module

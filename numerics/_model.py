@@ -14,7 +14,7 @@ The forward pass itself lives in ``_forward.py`` as pure functions; the module's
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import instance_of, positive_int
+from steerbounds.theory import instance_of, positive_int
 
 import math
 

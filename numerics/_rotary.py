@@ -7,7 +7,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from steerbounds.theory._validate import instance_of
+from steerbounds.theory import instance_of
 
 from ._config import TransformerConfig
 

@@ -20,9 +20,9 @@ shards the prompt and coefficient axes over a device mesh (``mesh=``).
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import instance_of, positive_int
+from steerbounds.theory import instance_of, positive_int
 
-from steerbounds.theory._validate import check_array
+from steerbounds.theory import check_array
 
 from typing import NamedTuple, Sequence
 
@@ -32,7 +32,7 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh
 
-from steerbounds.theory._validate import check_finite, is_concrete
+from steerbounds.theory import check_finite, is_concrete
 
 from ._config import TransformerConfig
 from ._forward import (
@@ -51,7 +51,7 @@ from ._forward import (
 from ._cache import PromptArrays, PromptLayout, arrange_prompts, embed_prompts, prefill, steer
 from ._model import Transformer
 from ._shard import run_sharded_sweep, sharded_final
-from steerbounds.theory._validate import token_ids as check_token_ids
+from steerbounds.theory import check_token_ids
 
 _DEFAULT_BUDGET = 1 << 30  # bytes, when an accelerator does not report its memory
 # On CPU the chunk is limited for speed, not memory: once a chunk's activations grow past a few hundred MB the

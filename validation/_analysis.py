@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import instance_of
+from steerbounds.theory import instance_of
 
 import dataclasses
 from typing import Any

@@ -6,9 +6,9 @@ module only lines measured numbers up against it.
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import instance_of
+from steerbounds.theory import instance_of
 
-from steerbounds.theory._validate import check_array
+from steerbounds.theory import check_array
 
 from typing import Any
 

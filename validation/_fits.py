@@ -20,7 +20,7 @@ data (:func:`restricted_bell_range_note`).
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import check_array
+from steerbounds.theory import check_array
 
 import warnings
 from typing import Any, Callable

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import check_array
+from steerbounds.theory import check_array
 
 from typing import Any
 
