@@ -21,7 +21,7 @@ from flax import nnx
 from steerbounds.theory import as_float_array, is_concrete
 
 from ._config import TransformerConfig
-from ._rotary import rotary_inverse_frequencies  # not ._model: its Transformer.__call__ imports this module
+from ._rotary import rotary_inverse_frequencies  # not from ._model, which imports this module (Transformer is named in annotations only)
 
 
 class ForwardOutput(NamedTuple):
@@ -303,6 +303,7 @@ def forward_module(
 
     >>> import jax.numpy as jnp
     >>> from flax import nnx
+    >>> from steerbounds.numerics import Transformer
     >>> cfg = TransformerConfig.gpt2_style(vocab_size=11, d_model=8, n_layers=2, n_heads=2)
     >>> out = forward_module(Transformer(cfg, rngs=nnx.Rngs(0)), jnp.array([[1, 2]]), residual_layers=(0, 2))
     >>> out.residuals_lbtd.shape
@@ -356,6 +357,7 @@ def forward(
 
     >>> import jax, jax.numpy as jnp
     >>> from flax import nnx
+    >>> from steerbounds.numerics import Transformer
     >>> cfg = TransformerConfig.llama_style(vocab_size=11, d_model=8, n_layers=2, n_heads=2)
     >>> graphdef, state = nnx.split(Transformer(cfg, rngs=nnx.Rngs(0)))
     >>> fwd = jax.jit(forward, static_argnums=0, static_argnames="residual_layers")

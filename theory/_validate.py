@@ -121,8 +121,8 @@ def check_finite(name: str, x, *, where: str = "", finite: bool = True, host: bo
 
     ``where`` prefixes messages with the function's name; ``finite=False`` checks the dtype only.
 
-    >>> check_finite("logits_bv", [0.0, 1.0]).dtype
-    dtype('float32')
+    >>> check_finite("logits_bv", [0.0, 1.0]).shape
+    (2,)
     >>> check_finite("logits_bv", [0.0, float("inf")], where="steering_sweep")
     Traceback (most recent call last):
     ...

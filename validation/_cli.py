@@ -99,6 +99,9 @@ def _plot(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as e:
         return _error(str(e))
     out = args.out or args.report.resolve().parent / "figures"
-    paths = plot_report(report, out, style=args.style)
+    try:
+        paths = plot_report(report, out, style=args.style)
+    except (TypeError, ValueError) as e:  # a condition that is not the analysis' typed form (from_dict refuses it)
+        return _error(f"report {args.report}: {e}")
     print(f"wrote {len(paths)} figure files to {out}")
     return 0
