@@ -27,7 +27,7 @@ from ._forward import forward_module as forward_module
 from ._forward import make_steering as make_steering
 from ._forward import steered_layers as steered_layers
 from ._model import Transformer as Transformer
-from ._model import rotary_inverse_frequencies as rotary_inverse_frequencies
+from ._rotary import rotary_inverse_frequencies as rotary_inverse_frequencies
 from ._sweep import SweepOutput as SweepOutput
 from ._sweep import steering_sweep as steering_sweep
 from ._sweep import sweep_coefficients as sweep_coefficients

@@ -18,7 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from steerbounds.theory._validate import check_disjoint, check_finite, token_ids
+from steerbounds.theory import check_disjoint, check_finite, check_token_ids
+
+from ._shard import sharded_final
 
 _UNROLL = 32  # token sets up to this size are unrolled into one fused loop; larger ones reduce a (c, b, k) array
 
@@ -113,8 +115,8 @@ def final_steering_behaviour(
     if not normalize and abs(norm - 1) > 1e-4:
         raise ValueError(f"final_steering_behaviour: normalize=False but |vector_d| = {norm}, not 1.")
     vocab = logits_bv.shape[1]
-    plus = token_ids("aligned_ids", aligned_ids, vocab)
-    minus = token_ids("misaligned_ids", misaligned_ids, vocab)
+    plus = check_token_ids("aligned_ids", aligned_ids, vocab)
+    minus = check_token_ids("misaligned_ids", misaligned_ids, vocab)
     check_disjoint("aligned_ids", plus, "misaligned_ids", minus)
     ids = np.concatenate([plus, minus])
     z_kb = logits_bv[:, ids].T
@@ -129,7 +131,5 @@ def final_steering_behaviour(
     coefficients = jnp.asarray(coefficients, jnp.float32)
     if mesh is None:
         return _behaviour_function(plus.size, True)(z_kb, w_k, coefficients)
-    from ._shard import sharded_final
-
     return sharded_final(_behaviour_function(plus.size, False), z_kb, w_k, coefficients, mesh=mesh,
                          prompt_axis_of_first=1)

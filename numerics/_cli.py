@@ -14,6 +14,7 @@ def _inspect_checkpoint(args: argparse.Namespace) -> int:
 
     from pathlib import Path
 
+    # the checkpoint readers (JAX, Flax) load when the command runs, not when the parser is built
     from ._gguf import load_gguf_checkpoint
     from ._hf import load_hf_checkpoint
     from ._params import model_hash
@@ -35,6 +36,7 @@ def _inspect_checkpoint(args: argparse.Namespace) -> int:
 
 
 def _train_toy(args: argparse.Namespace) -> int:
+    # training (JAX, Flax, optax) loads when the command runs, not when the parser is built
     from ._toy_checkpoint import TOY_MODEL_DIR, save_toy_model
     from ._toy_eval import evaluate_toy_model
     from ._toy_train import ToyTrainConfig, train_toy_model

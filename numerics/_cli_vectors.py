@@ -77,6 +77,7 @@ def _fail(message: str) -> int:
 def _export(args: argparse.Namespace) -> int:
     import numpy as np
 
+    # the vector modules (JAX) load when the command runs, not when the parser is built
     from ._control_vector import export_control_vector, recommended_coefficient
     from ._vectors import SteeringVectors, load_steering_vectors
 
@@ -108,6 +109,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    # the vector modules (JAX) load when the command runs, not when the parser is built
     from ._control_vector import import_control_vector
     from ._vectors import save_steering_vectors
 

@@ -22,7 +22,7 @@ normalisation.
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import check_array, is_concrete
+from steerbounds.theory import check_array, is_concrete
 
 import dataclasses
 import math

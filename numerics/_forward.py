@@ -9,7 +9,7 @@ special case ``h_c = h + c v`` of docs/theory.md#setting.
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import instance_of
+from steerbounds.theory import instance_of
 
 from typing import NamedTuple, Sequence
 
@@ -18,10 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from steerbounds.theory._validate import as_float_array, is_concrete
+from steerbounds.theory import as_float_array, is_concrete
 
 from ._config import TransformerConfig
-from ._model import Transformer, rotary_inverse_frequencies
+from ._rotary import rotary_inverse_frequencies  # not from ._model, which imports this module (Transformer is named in annotations only)
 
 
 class ForwardOutput(NamedTuple):
@@ -303,6 +303,7 @@ def forward_module(
 
     >>> import jax.numpy as jnp
     >>> from flax import nnx
+    >>> from steerbounds.numerics import Transformer
     >>> cfg = TransformerConfig.gpt2_style(vocab_size=11, d_model=8, n_layers=2, n_heads=2)
     >>> out = forward_module(Transformer(cfg, rngs=nnx.Rngs(0)), jnp.array([[1, 2]]), residual_layers=(0, 2))
     >>> out.residuals_lbtd.shape
@@ -356,6 +357,7 @@ def forward(
 
     >>> import jax, jax.numpy as jnp
     >>> from flax import nnx
+    >>> from steerbounds.numerics import Transformer
     >>> cfg = TransformerConfig.llama_style(vocab_size=11, d_model=8, n_layers=2, n_heads=2)
     >>> graphdef, state = nnx.split(Transformer(cfg, rngs=nnx.Rngs(0)))
     >>> fwd = jax.jit(forward, static_argnums=0, static_argnames="residual_layers")

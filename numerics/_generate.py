@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from steerbounds.theory._validate import as_float_array, prng_key
+from steerbounds.theory import as_float_array, prng_key
 
 from ._cache import (
     PromptArrays,

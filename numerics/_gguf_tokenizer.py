@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ._chat import ChatTokenizer
 from ._gguf import GGUFFile, _fail, _open
 
 # Llama 3's word split (GPT-2's is the one tokenizers' ByteLevel(use_regex=True) applies)
@@ -214,8 +215,6 @@ def gguf_chat_tokenizer(source, *, use_chat_template: bool = True):
     ...
     FileNotFoundError: GGUF file 'missing.gguf' does not exist (or is not a file); pass the path of a .gguf file.
     """
-    from ._chat import ChatTokenizer
-
     f: GGUFFile = _open(source)
     parts = load_gguf_tokenizer(f)
     return ChatTokenizer(parts.tokenizer, chat_template=parts.chat_template if use_chat_template else None,

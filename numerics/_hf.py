@@ -6,7 +6,7 @@ shards listed in ``model.safetensors.index.json``. Nothing is downloaded.
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import check_array
+from steerbounds.theory import check_array
 
 import json
 from pathlib import Path

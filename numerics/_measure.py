@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from steerbounds.theory import behaviour_expectation, helpfulness
-from steerbounds.theory._validate import as_float_array, check_array, check_disjoint, is_concrete, token_ids
+from steerbounds.theory import as_float_array, check_array, check_disjoint, is_concrete, check_token_ids
 
 
 class FirstTokenBehaviour(NamedTuple):
@@ -92,7 +92,7 @@ def multiple_choice(logits, correct_ids, option_ids) -> MultipleChoice:
     (0.3, 0.428571, False)
     """
     logits_bv = as_float_array("logits", logits, min_ndim=1)
-    options = token_ids("option_ids", option_ids, logits_bv.shape[-1])
+    options = check_token_ids("option_ids", option_ids, logits_bv.shape[-1])
     if options.size < 2:
         raise ValueError("multiple_choice: option_ids needs at least two options.")
     correct = np.asarray(correct_ids)
@@ -197,8 +197,8 @@ def a1_margin(delta_cbd, unembed_vd, aligned_ids, misaligned_ids) -> A1Margin:
     if unembed.ndim != 2 or unembed.shape[1] != delta.shape[-1]:
         raise ValueError(f"a1_margin: unembed_vd {unembed.shape} must be (V, d) with d = {delta.shape[-1]} "
                          "(the last axis of delta_cbd).")
-    plus = token_ids("aligned_ids", aligned_ids, unembed.shape[0])
-    minus = token_ids("misaligned_ids", misaligned_ids, unembed.shape[0])
+    plus = check_token_ids("aligned_ids", aligned_ids, unembed.shape[0])
+    minus = check_token_ids("misaligned_ids", misaligned_ids, unembed.shape[0])
     check_disjoint("aligned_ids", plus, "misaligned_ids", minus)
     _, scale = _scaled_norm(delta)
     defined = scale > 0
@@ -248,7 +248,7 @@ def gap_changes(delta_cbd, unembed_vd, correct_ids, competitor_ids=None) -> jax.
     except ValueError:
         raise ValueError(f"gap_changes: correct_ids {np.shape(correct_ids)} does not broadcast with the batch "
                          f"axes {delta.shape[:-1]} of delta_cbd.") from None
-    comps = np.arange(vocab) if competitor_ids is None else token_ids("competitor_ids", competitor_ids, vocab)
+    comps = np.arange(vocab) if competitor_ids is None else check_token_ids("competitor_ids", competitor_ids, vocab)
     listed = np.isin(correct, comps)
     if listed.any() and not listed.all():
         raise ValueError("gap_changes: the correct id is among competitor_ids for some prompts but not others; "

@@ -14,7 +14,7 @@ The forward pass itself lives in ``_forward.py`` as pure functions; the module's
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import instance_of, positive_int
+from steerbounds.theory import instance_of, positive_int
 
 import math
 
@@ -23,6 +23,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from ._config import TransformerConfig
+from ._forward import forward_module
+from ._rotary import rotary_inverse_frequencies  # re-exported here for numerics._cache
 
 
 def _normal(rngs: nnx.Rngs, shape: tuple[int, ...], std: float, dtype: str) -> jax.Array:
@@ -69,40 +71,6 @@ class Norm(nnx.Module):
         if self.bias is not None:
             y = y + jnp.reshape(self.bias[...].astype(jnp.float32), shape)
         return y.astype(self.dtype)
-
-
-def rotary_inverse_frequencies(config: TransformerConfig) -> jax.Array:
-    """RoPE inverse frequencies ``theta^(-2i/hd)``, with linear or Llama-3.1 rescaling.
-
-    Args:
-        config: a Llama-style config.
-
-    Returns:
-        inverse frequencies, shape (head_dim / 2,).
-
-    >>> cfg = TransformerConfig.llama_style(vocab_size=8, d_model=16, n_heads=2)
-    >>> rotary_inverse_frequencies(cfg).shape
-    (4,)
-    """
-    from ._config import TransformerConfig as _Config
-    
-    instance_of("rotary_inverse_frequencies", "config", config, _Config, "TransformerConfig.llama_style(...)")
-    hd = config.head_size
-    inv = 1.0 / (config.rope_theta ** (jnp.arange(0, hd, 2, dtype=jnp.float32) / hd))
-    if config.rope_scaling == "linear":
-        inv = inv / config.rope_factor
-    elif config.rope_scaling == "llama3":
-        low_wavelen = config.rope_original_max_len / config.rope_low_freq_factor
-        high_wavelen = config.rope_original_max_len / config.rope_high_freq_factor
-        wavelen = 2 * math.pi / inv
-        scaled = jnp.where(wavelen > low_wavelen, inv / config.rope_factor, inv)
-        smooth = (config.rope_original_max_len / wavelen - config.rope_low_freq_factor) / (
-            config.rope_high_freq_factor - config.rope_low_freq_factor
-        )
-        smoothed = (1 - smooth) * scaled / config.rope_factor + smooth * scaled
-        medium = (wavelen >= high_wavelen) & (wavelen <= low_wavelen)
-        inv = jnp.where(medium, smoothed, scaled)
-    return inv.astype(jnp.float32)
 
 
 def _rotate(x_bthd: jax.Array, cos_bth: jax.Array, sin_bth: jax.Array) -> jax.Array:
@@ -269,6 +237,4 @@ class Transformer(nnx.Module):
         return u, b
 
     def __call__(self, tokens_bt: jax.Array, *, mask_bt: jax.Array | None = None) -> jax.Array:
-        from ._forward import forward_module
-
         return forward_module(self, tokens_bt, mask_bt=mask_bt).logits_btv

@@ -16,7 +16,7 @@ to concrete inputs).
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import check_array
+from steerbounds.theory import check_array
 
 from typing import NamedTuple
 

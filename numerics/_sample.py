@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from steerbounds.theory._validate import prng_key
+from steerbounds.theory import prng_key
 
 from ._forward import Steering, _check_steering, check_tokens, forward_module
 from ._generate import generate

@@ -25,6 +25,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from ._forward import Steering
+
 COEFFICIENT_AXIS = "coefficients"
 PROMPT_AXIS = "prompts"
 
@@ -108,21 +110,23 @@ def round_up(n: int, k: int) -> int:
 
 
 @functools.lru_cache(maxsize=64)
-def sharded_sweep_function(graphdef, mesh: Mesh, has_position_mask: bool, **static):
-    """The jitted ``shard_map`` of :func:`sweep_coefficients` over ``mesh`` (cached per static configuration)."""
-    from ._forward import Steering
-    from ._sweep import SweepOutput, sweep_coefficients
+def sharded_sweep_function(sweep_fn, output_type, graphdef, mesh: Mesh, has_position_mask: bool, **static):
+    """The jitted ``shard_map`` of ``sweep_fn`` over ``mesh`` (cached per static configuration).
 
+    ``sweep_fn`` is ``numerics._sweep.sweep_coefficients`` and ``output_type``
+    its result type ``SweepOutput``; the sweep passes them in, so that this
+    module does not import the sweep that imports it.
+    """
     c, b = axis(mesh, COEFFICIENT_AXIS), axis(mesh, PROMPT_AXIS)
     steering_spec = Steering(P(), P(), P(), P(b, None) if has_position_mask else None)
-    out_specs = SweepOutput(
+    out_specs = output_type(
         P(c, b, None) if static["return_logits"] else None,
         P(c, b, None) if static["return_h"] else None,
         P(c, None, b, None) if static["residual_layers"] else None,
     )
 
     def local(state, tokens_bt, mask_bt, steering, coefficients_c):
-        return sweep_coefficients(graphdef, state, tokens_bt, mask_bt, steering, coefficients_c, **static)
+        return sweep_fn(graphdef, state, tokens_bt, mask_bt, steering, coefficients_c, **static)
 
     mapped = jax.shard_map(
         local, mesh=mesh, in_specs=(P(), P(b, None), P(b, None), steering_spec, P(c)), out_specs=out_specs
@@ -130,10 +134,11 @@ def sharded_sweep_function(graphdef, mesh: Mesh, has_position_mask: bool, **stat
     return jax.jit(mapped)
 
 
-def run_sharded_sweep(graphdef, state, tokens_bt, mask_bt, steering, coefficients_c, *, mesh, chunk_size, **static):
+def run_sharded_sweep(graphdef, state, tokens_bt, mask_bt, steering, coefficients_c, *, sweep_fn, output_type, mesh,
+                      chunk_size, **static):
     """Pad to the mesh, place the inputs, run :func:`sharded_sweep_function` and slice the padding off.
 
-    ``chunk_size`` is a callable ``(local_prompts, local_coefficients) -> int``
+    ``sweep_fn`` and ``output_type``: as in :func:`sharded_sweep_function`. ``chunk_size`` is a callable ``(local_prompts, local_coefficients) -> int``
     (chunks are per device) or an int.
     """
     n_c, n_b = mesh_shards(mesh, where="steering_sweep")
@@ -152,7 +157,8 @@ def run_sharded_sweep(graphdef, state, tokens_bt, mask_bt, steering, coefficient
         coefficient=place(steering.coefficient, replicated),
         position_mask_bt=place(pad_to(steering.position_mask_bt, b_pad), rows) if has_position_mask else None,
     )
-    fn = sharded_sweep_function(graphdef, mesh, has_position_mask, chunk_size=chunk_size, **static)
+    fn = sharded_sweep_function(sweep_fn, output_type, graphdef, mesh, has_position_mask, chunk_size=chunk_size,
+                                **static)
     out = fn(
         jax.tree.map(lambda x: place(x, replicated), state),
         place(pad_to(tokens_bt, b_pad), rows),

@@ -37,7 +37,10 @@ from flax import nnx
 
 from ._chat import ChatTokenizer
 from ._encoder import EncoderConfig
+from ._gguf import _pure_parameters, gguf_config, read_gguf
+from ._gguf_tokenizer import gguf_chat_tokenizer
 from ._hf import hf_config_to_config, load_hf_checkpoint
+from ._model import Transformer
 from ._params import model_hash
 from ._readout import choose_tau
 from ._sample import sample_continuations
@@ -725,10 +728,6 @@ def load_gguf_study_model(path, *, use_chat_template: bool = True, dtype: str = 
     True
     """
     from pathlib import Path
-
-    from ._gguf import _pure_parameters, gguf_config, read_gguf
-    from ._gguf_tokenizer import gguf_chat_tokenizer
-    from ._model import Transformer
 
     f = read_gguf(path)
     config = gguf_config(f, dtype=dtype)  # refuses another architecture by name before the tokenizer is built

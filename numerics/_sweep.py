@@ -20,9 +20,9 @@ shards the prompt and coefficient axes over a device mesh (``mesh=``).
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import instance_of, positive_int
+from steerbounds.theory import instance_of, positive_int
 
-from steerbounds.theory._validate import check_array
+from steerbounds.theory import check_array
 
 from typing import NamedTuple, Sequence
 
@@ -32,7 +32,7 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh
 
-from steerbounds.theory._validate import check_finite, is_concrete
+from steerbounds.theory import check_finite, is_concrete
 
 from ._config import TransformerConfig
 from ._forward import (
@@ -50,7 +50,8 @@ from ._forward import (
 )
 from ._cache import PromptArrays, PromptLayout, arrange_prompts, embed_prompts, prefill, steer
 from ._model import Transformer
-from steerbounds.theory._validate import token_ids as check_token_ids
+from ._shard import run_sharded_sweep, sharded_final
+from steerbounds.theory import check_token_ids
 
 _DEFAULT_BUDGET = 1 << 30  # bytes, when an accelerator does not report its memory
 # On CPU the chunk is limited for speed, not memory: once a chunk's activations grow past a few hundred MB the
@@ -426,15 +427,13 @@ def steering_sweep(
         cache_prefix=cache_prefix,
     )
     if mesh is not None:
-        from ._shard import run_sharded_sweep
-
         if chunk_size is None:
             chunk_size = lambda b_local, c_local: default_chunk_size(  # noqa: E731
                 config, b_local, t, c_local, memory_budget_bytes=memory_budget_bytes
             )
         return run_sharded_sweep(
             graphdef, state, np.asarray(tokens_bt), np.asarray(mask_bt), steering, coefficients_c,
-            mesh=mesh, chunk_size=chunk_size, **static,
+            sweep_fn=sweep_coefficients, output_type=SweepOutput, mesh=mesh, chunk_size=chunk_size, **static,
         )
     if share_span and cache_prefix:
         pm = None if steering.position_mask_bt is None else np.asarray(steering.position_mask_bt)
@@ -630,8 +629,6 @@ def final_steering_logits(
     uv_v = unembed_vd @ v
     if mesh is None:
         return _shift(logits_bv, uv_v, coefficients_c)
-    from ._shard import sharded_final
-
     return sharded_final(_shift, logits_bv, uv_v, coefficients_c, mesh=mesh)
 
 

@@ -8,7 +8,7 @@ the step is one jitted pure function).
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import check_array, is_concrete
+from steerbounds.theory import check_array, is_concrete
 
 import dataclasses
 import functools

@@ -10,7 +10,7 @@ unit norm. A random unit direction is the control.
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import check_array
+from steerbounds.theory import check_array
 
 import dataclasses
 import json
@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from steerbounds.theory._validate import prng_key
+from steerbounds.theory import prng_key
 
 from ._forward import _check_layers, check_tokens, forward_module, make_steering, Steering
 from ._params import model_hash as _model_hash

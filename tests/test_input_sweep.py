@@ -121,6 +121,20 @@ STRINGS = np.array(["a", "b"])
 LOGITS = np.log([0.4, 0.3, 0.2, 0.1])
 
 THEORY = {
+    "check_array": Spec(lambda: {"where": "f", "name": "x", "x": np.ones(2)},
+                        (("x", NAN), ("x", INF), ("x", STRINGS), ("ndim", 2)), names={"ndim": "x must have 2 axes"}),
+    "check_finite": Spec(lambda: {"name": "x", "x": np.ones(2)}, (("x", NAN), ("x", INF), ("x", STRINGS))),
+    "as_float_array": Spec(lambda: {"name": "x", "x": np.ones(2)}, (("x", NAN), ("x", INF))),
+    "check_token_ids": Spec(lambda: {"name": "ids", "ids": [1, 2], "vocab_size": 5},
+                            (("ids", [1, 1]), ("ids", [7]), ("ids", "ab"), ("ids", []), ("ids", [0.5]))),
+    "check_disjoint": Spec(lambda: {"name_a": "a_ids", "a": np.array([1]), "name_b": "b_ids", "b": np.array([2])},
+                           (("b", np.array([1])),), names={"b": "b_ids"}),
+    "check_covariance": Spec(lambda: {"cov": np.eye(3), "k": 3}, (("cov", NAN), ("cov", np.eye(2)))),
+    "prng_key": Spec(lambda: {"name": "key", "key": 0}, (("key", True), ("key", -1), ("key", "x"))),
+    "positive_int": Spec(lambda: {"where": "f", "name": "n", "value": 3},
+                         (("value", 0), ("value", True), ("value", 1.5)), names={"value": "n"}),
+    "instance_of": Spec(lambda: {"where": "f", "name": "config", "value": {}, "kind": dict, "example": "{}"},
+                        (("value", 3),), names={"value": "config"}),
     "alignment_bound": Spec(
         lambda: {"r": 1.0, "margin": np.ones(2), "b0": 0.2},
         (("r", NAN), ("r", INF), ("margin", NAN), ("b0", INF), ("b0", 1.0), ("b0", -1.5), ("r", STRINGS),
@@ -406,10 +420,22 @@ TESTING = {
 SPECS = {"steerbounds.theory": THEORY, "steerbounds.numerics": NUMERICS, "steerbounds.validation": VALIDATION,
          "steerbounds.testing": TESTING}
 
+# The typed analysis results of steerbounds.validation (ReportRecord and its subclasses).
+_REPORT_RECORDS = ("ReportRecord", "ValueSummary", "FailingPrompt", "MarginCheck", "BehaviourMassCheck", "GapChangeRow",
+                   "LinearFit", "NormalityVerdict", "StdLinearity", "GapChangeBias", "GapCovariance",
+                   "GapChangeHistograms", "GapChangeSamples", "GapChangeCheck", "NonlinearPrompt", "SweepLinearity",
+                   "LinearResponseCheck", "AssumptionChecks", "T1Violation", "AlignmentBoundCheck",
+                   "HelpfulnessBoundCheck", "Identifiability", "TanhPrediction", "BellPrediction", "TanhFit", "BellFit",
+                   "CurveFits", "Interval", "MeasuredOptimum", "PredictedTradeoff", "RadiusQuartiles", "PairRadii",
+                   "JointTradeoff", "TradeoffCheck", "BundleSizes", "ConsistencyCheck", "BehaviourCurves",
+                   "HelpfulnessCurves", "SaturationReach", "DropReach", "GridCoverage", "GridSummary",
+                   "ProjectionSummary", "Verdicts", "BundleAnalysis")
+
 # Public names without input cases, with the reason.
 _RESULT = "a result type (NamedTuple or frozen dataclass) the library builds; no user input to check"
 _CONFIG = "a frozen config dataclass: its __post_init__ checks are covered by the config tests"
 EXEMPT = {
+    "steerbounds.theory": {"is_concrete": "a predicate (tracer or not): it raises nothing"},
     "steerbounds.numerics": {
         **{name: _RESULT for name in ("A1Margin", "BehaviourReadout", "EncoderOutput", "FirstTokenBehaviour",
                                       "ForwardOutput", "MultipleChoice", "RepresentationChange", "SequenceBehaviour",
@@ -475,6 +501,8 @@ EXEMPT = {
         "BundleError": "an exception class",
         "plot_report": "draws a report built by build_report; covered in tests/validation/test_report_and_cli.py",
         "write_report": "writes a report built by build_report; covered in tests/validation/test_report_and_cli.py",
+        **{name: "a typed analysis result (a frozen ReportRecord dataclass) the library builds; from_dict's bad "
+                 "input is tested in tests/validation/test_typed_results.py" for name in _REPORT_RECORDS},
     },
     "steerbounds.testing": {
         **{name: _RESULT for name in ("AssumptionReport", "Counterexample", "Evaluation", "Verification",

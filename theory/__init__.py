@@ -11,6 +11,10 @@ Arguments are checked when a function is called and bad ones raise an error
 naming the argument. Under ``jax.jit`` or ``jax.vmap`` the value checks are
 staged instead; wrap the transformed function in :func:`checked` to have them
 raised (a plain jitted call skips them and may return NaN).
+
+The argument checks themselves (:func:`check_array`, :func:`check_finite`,
+:func:`check_token_ids`, ...) are public too, so that the numerics and
+validation layers raise the same errors.
 """
 
 from ._alignment import (
@@ -33,12 +37,30 @@ from ._tradeoff import (
     best_radius as best_radius,
     efficient_radius as efficient_radius,
 )
+from ._validate import (  # the argument checks, for layers built on this one
+    as_float_array as as_float_array,
+    check_array as check_array,
+    check_disjoint as check_disjoint,
+    check_finite as check_finite,
+    covariance as check_covariance,
+    instance_of as instance_of,
+    is_concrete as is_concrete,
+    positive_int as positive_int,
+    prng_key as prng_key,
+    token_ids as check_token_ids,
+)
 
 __all__ = [
     "alignment_bound",
     "alignment_slope",
+    "as_float_array",
     "behaviour_expectation",
     "best_radius",
+    "check_array",
+    "check_covariance",
+    "check_disjoint",
+    "check_finite",
+    "check_token_ids",
     "checked",
     "efficient_radius",
     "expected_helpfulness",
@@ -47,4 +69,8 @@ __all__ = [
     "helpfulness_curvature",
     "helpfulness_lower_bound",
     "helpfulness_second_order",
+    "instance_of",
+    "is_concrete",
+    "positive_int",
+    "prng_key",
 ]

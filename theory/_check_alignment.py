@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _bridge, _derive_alignment as derive, _planted
 from ._alignment import alignment_bound, alignment_slope, behaviour_expectation, guarantee_radius
-from ._check import Rows, Task
+from ._check_rows import Rows, Task
 from ._symbols import B0, Delta, r as r_sym, u0
 
 EPS = np.finfo(np.float64).eps

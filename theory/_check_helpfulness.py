@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _bridge, _derive_helpfulness as derive, _derive_remainder, _derive_tradeoff, _planted
 from ._alignment import alignment_slope
-from ._check import Rows, Task
+from ._check_rows import Rows, Task
 from ._check_alignment import EPS, loguniform
 from ._expectation import expected_helpfulness
 from ._helpfulness import helpfulness_curvature, helpfulness_lower_bound, helpfulness_second_order, probabilities

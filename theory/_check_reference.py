@@ -12,7 +12,7 @@ from scipy.special import logsumexp
 
 from . import _bridge, _derive_alignment, _derive_helpfulness, _derive_remainder, _derive_tradeoff
 from ._alignment import alignment_bound, alignment_slope, behaviour_expectation, guarantee_radius
-from ._check import Rows, Task
+from ._check_rows import Rows, Task
 from ._check_alignment import loguniform
 from ._check_helpfulness import covariance_batch, gaps_batch
 from ._expectation import expected_helpfulness

@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "wrong bounds are caught. Exit status 1 on any violation or uncaught planted bound."
         ),
     )
-    from ._check import DEFAULT_INSTANCES
+    from ._check import DEFAULT_INSTANCES  # the constant only: the checks themselves load when they run
 
     check.add_argument("--instances", type=_positive_int, default=DEFAULT_INSTANCES,
                        help=f"instances per theorem (default {DEFAULT_INSTANCES:,})")
@@ -67,6 +67,7 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def _derive(args: argparse.Namespace) -> int:
+    # sympy loads when the command runs, not when the parser is built
     from ._render import LATEX_PACKAGE, latex_package, render_all, render_latex, render_markdown, to_json
 
     try:
@@ -99,7 +100,7 @@ def _derive(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from ._check import format_table, run_checks, to_json
+    from ._check import format_table, run_checks, to_json  # JAX loads when the command runs
 
     try:
         rows, seconds = run_checks(instances=args.instances, seed=args.seed, progress=not args.json, only=args.only)

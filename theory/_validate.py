@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checked import staged
+
 
 def float_dtype() -> np.dtype:
     """The dtype the theory layer computes in: float64 when jax x64 is on, else float32."""
@@ -23,12 +25,27 @@ def float_dtype() -> np.dtype:
 
 
 def is_concrete(x) -> bool:
-    """Whether ``x`` holds values (it is not a tracer inside ``jax.jit``)."""
+    """Whether ``x`` holds values (it is not a tracer inside ``jax.jit``).
+
+    >>> import jax, jax.numpy as jnp
+    >>> seen = []
+    >>> _ = jax.jit(lambda x: seen.append(is_concrete(x)) or x)(jnp.ones(2))
+    >>> is_concrete(jnp.ones(2)), seen
+    (True, [False])
+    """
     return not isinstance(x, jax.core.Tracer)
 
 
 def as_float_array(name: str, x, *, min_ndim: int = 0) -> jax.Array:
-    """``x`` as a JAX array in the computing dtype, finite, with at least ``min_ndim`` axes."""
+    """``x`` as a JAX array in the computing dtype, finite, with at least ``min_ndim`` axes.
+
+    >>> as_float_array("r", [1, 2]).shape
+    (2,)
+    >>> as_float_array("r", [1.0, float("nan")])
+    Traceback (most recent call last):
+    ...
+    ValueError: r contains NaN or inf (first at index (1,), value nan)...
+    """
     return jnp.asarray(float_input(name, x, min_ndim=min_ndim))
 
 
@@ -82,6 +99,13 @@ def check_array(where: str, name: str, x, *, ndim: int | None = None, finite: bo
     """``x`` checked as a real (``integer``: integer) array with ``ndim`` axes, finite unless ``finite=False``.
 
     Returns a numpy array with ``host=True`` (for host code), else a JAX array of the same dtype.
+
+    >>> check_array("fit", "c", [0.0, 1.0], ndim=1, host=True)
+    array([0., 1.])
+    >>> check_array("fit", "c", [[0.0]], ndim=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: fit: c must have 1 axes, got shape (1, 1)
     """
     array = check_finite(name, x, where=where, finite=finite, host=host)
     label = f"{where}: {name}" if where else name
@@ -96,6 +120,13 @@ def check_finite(name: str, x, *, where: str = "", finite: bool = True, host: bo
     """``x`` as a real JAX array, unchanged in dtype; raise on NaN/inf (staged under tracing).
 
     ``where`` prefixes messages with the function's name; ``finite=False`` checks the dtype only.
+
+    >>> check_finite("logits_bv", [0.0, 1.0]).shape
+    (2,)
+    >>> check_finite("logits_bv", [0.0, float("inf")], where="steering_sweep")
+    Traceback (most recent call last):
+    ...
+    ValueError: steering_sweep: logits_bv contains NaN or inf (first at index (1,), value inf)...
     """
     label = f"{where}: {name}" if where else name
     keep_host = host
@@ -164,7 +195,15 @@ def check_positive(name: str, x: jax.Array, fix: str, *, allow_zero: bool = Fals
 
 
 def token_ids(name: str, ids, vocab_size: int) -> np.ndarray:
-    """A non-empty, duplicate-free 1-D array of token ids in ``[0, vocab_size)``."""
+    """A non-empty, duplicate-free 1-D array of token ids in ``[0, vocab_size)`` (public as ``check_token_ids``).
+
+    >>> token_ids("aligned_ids", [3, 1], vocab_size=5)
+    array([3, 1], dtype=int32)
+    >>> token_ids("aligned_ids", [3, 3], vocab_size=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: aligned_ids repeats token id 3; list every token once
+    """
     if isinstance(ids, (str, bytes)):
         raise TypeError(f"{name} must be a sequence of integer token ids, got a string")
     if not is_concrete(ids):
@@ -191,7 +230,15 @@ def token_ids(name: str, ids, vocab_size: int) -> np.ndarray:
 
 
 def check_disjoint(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
-    """Raise if the token sets ``a`` and ``b`` share an id."""
+    """Raise if the token sets ``a`` and ``b`` share an id.
+
+    >>> import numpy as np
+    >>> check_disjoint("aligned_ids", np.array([1]), "misaligned_ids", np.array([2]))  # no error
+    >>> check_disjoint("aligned_ids", np.array([1]), "misaligned_ids", np.array([1]))
+    Traceback (most recent call last):
+    ...
+    ValueError: aligned_ids and misaligned_ids overlap (token 1 is in both)...
+    """
     shared = np.intersect1d(a, b)
     if shared.size:
         raise ValueError(
@@ -225,7 +272,11 @@ def covariance(cov, k: int) -> tuple[jax.Array, str]:
     """Classify and check a covariance for ``k`` competitors (assumption A2's Sigma).
 
     Returns ``(array, kind)`` with kind ``"scalar"`` (``()``, sigma squared),
-    ``"diagonal"`` (``(k,)``) or ``"full"`` (``(..., k, k)``, batched).
+    ``"diagonal"`` (``(k,)``) or ``"full"`` (``(..., k, k)``, batched). Public as ``check_covariance``.
+
+    >>> import numpy as np
+    >>> covariance(np.eye(3), 3)[1], covariance(0.5, 3)[1]
+    ('full', 'scalar')
     """
     array = float_input("cov", cov)
     if array.ndim == 0:
@@ -289,13 +340,19 @@ def staged_check(ok, message: str) -> None:
     Values are unknown while tracing, so the message names the argument and the
     rule but no value.
     """
-    from ._checked import staged
-
     staged(ok, message)
 
 
 def prng_key(name: str, key, *, allow_none: bool = False) -> jax.Array:
-    """A typed PRNG key from ``key``: an int seed, a ``jax.random.key`` or a raw uint32 key (None: seed 0 if allowed)."""
+    """A typed PRNG key from ``key``: an int seed, a ``jax.random.key`` or a raw uint32 key (None: seed 0 if allowed).
+
+    >>> prng_key("key", 0).shape
+    ()
+    >>> prng_key("key", True)
+    Traceback (most recent call last):
+    ...
+    TypeError: key must be an int seed or a jax.random.key(...), got True
+    """
     if key is None and allow_none:
         return jax.random.key(0)
     if isinstance(key, (bool, np.bool_)):
@@ -318,7 +375,14 @@ def prng_key(name: str, key, *, allow_none: bool = False) -> jax.Array:
 
 
 def positive_int(where: str, name: str, value, *, allow_none: bool = False) -> None:
-    """Raise unless ``value`` is an int > 0 (or None when allowed)."""
+    """Raise unless ``value`` is an int > 0 (or None when allowed).
+
+    >>> positive_int("steering_sweep", "chunk_size", 4)  # no error
+    >>> positive_int("steering_sweep", "chunk_size", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: steering_sweep: chunk_size must be a positive integer, got 0
+    """
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -326,6 +390,12 @@ def positive_int(where: str, name: str, value, *, allow_none: bool = False) -> N
 
 
 def instance_of(where: str, name: str, value, kind: type, example: str) -> None:
-    """Raise a TypeError naming ``name`` unless ``value`` is a ``kind``."""
+    """Raise a TypeError naming ``name`` unless ``value`` is a ``kind``.
+
+    >>> instance_of("forward", "config", 3, dict, "{}")
+    Traceback (most recent call last):
+    ...
+    TypeError: forward: config must be a dict (e.g. {}), got int
+    """
     if not isinstance(value, kind):
         raise TypeError(f"{where}: {name} must be a {kind.__name__} (e.g. {example}), got {type(value).__name__}")

@@ -44,17 +44,107 @@ from ._report import build_report as build_report
 from ._report import load_report as load_report
 from ._report import render_markdown as render_markdown
 from ._report import write_report as write_report
+from ._results import AlignmentBoundCheck as AlignmentBoundCheck
+from ._results import AssumptionChecks as AssumptionChecks
+from ._results import BehaviourCurves as BehaviourCurves
+from ._results import BehaviourMassCheck as BehaviourMassCheck
+from ._results import BellFit as BellFit
+from ._results import BellPrediction as BellPrediction
+from ._results import BundleAnalysis as BundleAnalysis
+from ._results import BundleSizes as BundleSizes
+from ._results import ConsistencyCheck as ConsistencyCheck
+from ._results import CurveFits as CurveFits
+from ._results import DropReach as DropReach
+from ._results import FailingPrompt as FailingPrompt
+from ._results import GapChangeBias as GapChangeBias
+from ._results import GapChangeCheck as GapChangeCheck
+from ._results import GapChangeHistograms as GapChangeHistograms
+from ._results import GapChangeRow as GapChangeRow
+from ._results import GapChangeSamples as GapChangeSamples
+from ._results import GapCovariance as GapCovariance
+from ._results import GridCoverage as GridCoverage
+from ._results import GridSummary as GridSummary
+from ._results import HelpfulnessBoundCheck as HelpfulnessBoundCheck
+from ._results import HelpfulnessCurves as HelpfulnessCurves
+from ._results import Identifiability as Identifiability
+from ._results import Interval as Interval
+from ._results import JointTradeoff as JointTradeoff
+from ._results import LinearFit as LinearFit
+from ._results import LinearResponseCheck as LinearResponseCheck
+from ._results import MarginCheck as MarginCheck
+from ._results import MeasuredOptimum as MeasuredOptimum
+from ._results import NonlinearPrompt as NonlinearPrompt
+from ._results import NormalityVerdict as NormalityVerdict
+from ._results import PairRadii as PairRadii
+from ._results import PredictedTradeoff as PredictedTradeoff
+from ._results import ProjectionSummary as ProjectionSummary
+from ._results import RadiusQuartiles as RadiusQuartiles
+from ._results import ReportRecord as ReportRecord
+from ._results import SaturationReach as SaturationReach
+from ._results import StdLinearity as StdLinearity
+from ._results import SweepLinearity as SweepLinearity
+from ._results import T1Violation as T1Violation
+from ._results import TanhFit as TanhFit
+from ._results import TanhPrediction as TanhPrediction
+from ._results import TradeoffCheck as TradeoffCheck
+from ._results import ValueSummary as ValueSummary
+from ._results import Verdicts as Verdicts
 from ._synthetic import synthetic_bundle as synthetic_bundle
 from ._tradeoff import projection_2d as projection_2d
 from ._tradeoff import tradeoff as tradeoff
 
 __all__ = [
     "ActivationBundle",
+    "AlignmentBoundCheck",
+    "AssumptionChecks",
+    "BehaviourCurves",
+    "BehaviourMassCheck",
     "BehaviourSweep",
+    "BellFit",
+    "BellPrediction",
+    "BundleAnalysis",
     "BundleError",
+    "BundleSizes",
+    "ConsistencyCheck",
+    "CurveFits",
+    "DropReach",
+    "FailingPrompt",
+    "GapChangeBias",
+    "GapChangeCheck",
+    "GapChangeHistograms",
+    "GapChangeRow",
+    "GapChangeSamples",
+    "GapCovariance",
+    "GridCoverage",
+    "GridSummary",
+    "HelpfulnessBoundCheck",
+    "HelpfulnessCurves",
     "HelpfulnessSweep",
+    "Identifiability",
+    "Interval",
+    "JointTradeoff",
+    "LinearFit",
+    "LinearResponseCheck",
+    "MarginCheck",
+    "MeasuredOptimum",
+    "NonlinearPrompt",
+    "NormalityVerdict",
+    "PairRadii",
+    "PredictedTradeoff",
     "Projection",
+    "ProjectionSummary",
+    "RadiusQuartiles",
+    "ReportRecord",
+    "SaturationReach",
+    "StdLinearity",
+    "SweepLinearity",
+    "T1Violation",
+    "TanhFit",
+    "TanhPrediction",
+    "TradeoffCheck",
     "ValidationConfig",
+    "ValueSummary",
+    "Verdicts",
     "a1_margins",
     "a2_gap_changes",
     "a3_linear_response",

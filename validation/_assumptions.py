@@ -1,6 +1,6 @@
 """The assumptions of docs/theory.md#measured (A1-A4), measured on an activation bundle.
 
-Each function returns a dict of numbers (numpy arrays for per-prompt and
+Each function returns a frozen dataclass (numpy arrays for per-prompt and
 per-coefficient values) with a boolean ``holds`` and, where the assumption fails
 on some prompts, those prompts with where they fail. Nothing is dropped: the
 theorems are then checked on every prompt, and the report says which checks are
@@ -9,7 +9,7 @@ covered by their assumption.
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import check_array
+from steerbounds.theory import check_array
 
 from typing import Any
 
@@ -18,6 +18,9 @@ from scipy import stats
 
 from ._bundle import BehaviourSweep, HelpfulnessSweep
 from ._config import ValidationConfig
+from ._results import (BehaviourMassCheck, FailingPrompt, GapChangeBias, GapChangeCheck, GapChangeHistograms,
+                       GapChangeRow, GapCovariance, LinearFit, MarginCheck, NonlinearPrompt, NormalityVerdict,
+                       StdLinearity, SweepLinearity, ValueSummary)
 from ._x64 import float64
 
 
@@ -47,22 +50,18 @@ def _need(value: Any, kind: type, name: str) -> None:
 
 
 def _failing(mask_qc: np.ndarray, coefficients_c: np.ndarray, texts: tuple[str, ...] | None,
-             values_qc: np.ndarray | None = None, value_name: str = "value") -> list[dict[str, Any]]:
+             values_qc: np.ndarray | None = None, value_name: str = "value") -> tuple[FailingPrompt, ...]:
     """Prompts where ``mask_qc`` (True = fails) is set, with the failing coefficients."""
     out = []
     for q in np.flatnonzero(mask_qc.any(axis=1)):
-        entry: dict[str, Any] = {"index": int(q), "coefficients": coefficients_c[mask_qc[q]].tolist()}
-        if texts is not None:
-            entry["text"] = texts[q]
-        if values_qc is not None:
-            vals = values_qc[q][mask_qc[q]]
-            entry[f"worst_{value_name}"] = float(vals.min())
-        out.append(entry)
-    return out
+        worst = None if values_qc is None else float(values_qc[q][mask_qc[q]].min())
+        out.append(FailingPrompt(int(q), coefficients_c[mask_qc[q]].tolist(), None if texts is None else texts[q],
+                                 worst, None if values_qc is None else value_name))
+    return tuple(out)
 
 
 @float64
-def a1_margins(behaviour: BehaviourSweep, config: ValidationConfig | None = None) -> dict[str, Any]:
+def a1_margins(behaviour: BehaviourSweep, config: ValidationConfig | None = None) -> MarginCheck:
     """Assumption A1 per prompt and coefficient: ``Delta = min_a <dhat, u_a> - max_b <dhat, u_b>``.
 
     ``dhat = delta / r`` with the signed radius ``r`` (:func:`signed_radius`); at
@@ -75,7 +74,7 @@ def a1_margins(behaviour: BehaviourSweep, config: ValidationConfig | None = None
 
     >>> from steerbounds.validation import synthetic_bundle
     >>> out = a1_margins(synthetic_bundle(seed=0, n_prompts=3, n_questions=2, margin=1.0).behaviour)
-    >>> bool(out["holds"]), round(float(out["margin_summary"]["min"]), 6)
+    >>> out.holds, round(float(out.margin_summary.min), 6)
     (True, 1.0)
     """
     from steerbounds.numerics import a1_margin  # JAX loads when margins are computed, not with the bundle format
@@ -97,29 +96,29 @@ def a1_margins(behaviour: BehaviourSweep, config: ValidationConfig | None = None
     consistency_qc = dev_qcr.max(-1) - dev_qcr.min(-1)
     holds_qc = np.where(defined_qc, margin_qc > 0, True)
     vals = margin_qc[defined_qc]
-    return {
-        "radius_qc": r_qc,
-        "margin_qc": margin_qc,
-        "holds_qc": holds_qc,
-        "consistency_qc": consistency_qc,
-        "projection_scale": float(np.abs(proj_qcr).max()),
-        "holds": bool(holds_qc.all()),
-        "fraction_holding": float(holds_qc[defined_qc].mean()) if defined_qc.any() else 1.0,
-        "margin_summary": _summary(vals),
-        "margin_per_prompt_median": np.array([np.median(m[np.isfinite(m)]) if np.isfinite(m).any() else np.nan
-                                              for m in margin_qc]),
-        "failing_prompts": _failing(~holds_qc, c, behaviour.prompts, np.where(defined_qc, margin_qc, np.inf), "margin"),
-    }
+    return MarginCheck(
+        radius_qc=r_qc,
+        margin_qc=margin_qc,
+        holds_qc=holds_qc,
+        consistency_qc=consistency_qc,
+        projection_scale=float(np.abs(proj_qcr).max()),
+        holds=bool(holds_qc.all()),
+        fraction_holding=float(holds_qc[defined_qc].mean()) if defined_qc.any() else 1.0,
+        margin_summary=_summary(vals),
+        margin_per_prompt_median=np.array([np.median(m[np.isfinite(m)]) if np.isfinite(m).any() else np.nan
+                                           for m in margin_qc]),
+        failing_prompts=_failing(~holds_qc, c, behaviour.prompts, np.where(defined_qc, margin_qc, np.inf), "margin"),
+    )
 
 
-def _summary(x: np.ndarray) -> dict[str, float]:
+def _summary(x: np.ndarray) -> ValueSummary:
     x = np.asarray(x, dtype=np.float64).ravel()
     if x.size == 0:
-        return {"n": 0}
+        return ValueSummary(n=0)
     q = np.quantile(x, [0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0])
-    return {"n": int(x.size), "mean": float(x.mean()), "std": float(x.std(ddof=1)) if x.size > 1 else 0.0,
-            "min": float(q[0]), "q05": float(q[1]), "q25": float(q[2]), "median": float(q[3]),
-            "q75": float(q[4]), "q95": float(q[5]), "max": float(q[6])}
+    return ValueSummary(n=int(x.size), mean=float(x.mean()), std=float(x.std(ddof=1)) if x.size > 1 else 0.0,
+                        min=float(q[0]), q05=float(q[1]), q25=float(q[2]), median=float(q[3]),
+                        q75=float(q[4]), q95=float(q[5]), max=float(q[6]))
 
 
 @float64
@@ -177,7 +176,7 @@ def _linear_fit(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     return {"slope": float(slope), "intercept": float(intercept), "r2": r2}
 
 
-def a2_gap_changes(helpfulness: HelpfulnessSweep, config: ValidationConfig | None = None) -> dict[str, Any]:
+def a2_gap_changes(helpfulness: HelpfulnessSweep, config: ValidationConfig | None = None) -> GapChangeCheck:
     """Assumption A2 (Gaussian gap changes ``X ~ N(0, r^2 Sigma)``) measured on a sweep.
 
     Per coefficient ``c != 0`` and over all (question, competitor) pairs: mean,
@@ -203,7 +202,7 @@ def a2_gap_changes(helpfulness: HelpfulnessSweep, config: ValidationConfig | Non
 
     >>> from steerbounds.validation import synthetic_bundle
     >>> out = a2_gap_changes(synthetic_bundle(seed=0, n_prompts=2, n_questions=60).helpfulness)
-    >>> bool(out["holds"]), out["covariance"]["sigma_kk"].shape
+    >>> out.holds, out.covariance.sigma_kk.shape
     (True, (3, 3))
     """
     _need(helpfulness, HelpfulnessSweep, "a2_gap_changes: helpfulness")
@@ -230,7 +229,7 @@ def a2_gap_changes(helpfulness: HelpfulnessSweep, config: ValidationConfig | Non
             p_values.append(row["p_value"])
         rows.append(row)
     std_c = np.array([row["std"] for row in rows])
-    std_fit = _linear_fit(np.abs(c), std_c)
+    std_fit = LinearFit(**_linear_fit(np.abs(c), std_c))
     n_tests = len(p_values)
     min_p = min(p_values) if p_values else None
     normal = bool(min_p is None or min_p * n_tests > config.alpha)
@@ -257,42 +256,43 @@ def a2_gap_changes(helpfulness: HelpfulnessSweep, config: ValidationConfig | Non
     z = mu / mu_se if mu_se > 0 else (0.0 if mu == 0 else float("inf"))
     z_crit = float(stats.norm.ppf(1 - config.alpha / 2))
     bias_significant = bool(abs(z) > z_crit)
-    linear = bool(std_fit["r2"] >= config.r2_min)
+    linear = bool(std_fit.r2 >= config.r2_min)
     # Histograms on one set of bins (for the figure), per coefficient.
     lim = float(np.quantile(np.abs(x_qci), 0.995)) or 1.0
     edges = np.linspace(-lim, lim, config.histogram_bins + 1)
     counts = np.stack([np.histogram(np.clip(x_qci[:, j, :].ravel(), -lim, lim), bins=edges)[0] for j in range(nc)])
-    return {
-        "per_coefficient": rows,
-        "std_c": std_c,
-        "std_fit": std_fit,
-        "normality": {"n_tests": n_tests, "min_p_value": min_p, "bonferroni_level": config.alpha / max(n_tests, 1),
-                      "n_rejected": n_rejected, "holds": normal},
-        "std_linear": {"holds": linear, "r2_min": config.r2_min},
-        "bias": {"mu": mu, "se": mu_se, "z": z, "z_critical": z_crit, "significant": bias_significant,
-                 "clustered_by": "question"},
-        "covariance": {
-            "sigma_kk": sigma_kk, "diagonal": s_d, "off_diagonal": s_o, "sigma_iid": float(np.sqrt(s_d)),
-            "second_moment_kk": outer, "n_samples": int(y_pairs.shape[0]),
-            "coefficients_used": c[fit_mask].tolist(),
-            "method": ("second moments about zero of Y = X / r (signed norm of delta), pooled over questions and "
+    return GapChangeCheck(
+        per_coefficient=tuple(GapChangeRow(**row) for row in rows),
+        std_c=std_c,
+        std_fit=std_fit,
+        normality=NormalityVerdict(n_tests=n_tests, min_p_value=min_p,
+                                   bonferroni_level=config.alpha / max(n_tests, 1), n_rejected=n_rejected,
+                                   holds=normal),
+        std_linear=StdLinearity(holds=linear, r2_min=config.r2_min),
+        bias=GapChangeBias(mu=mu, se=mu_se, z=z, z_critical=z_crit, significant=bias_significant,
+                           clustered_by="question"),
+        covariance=GapCovariance(
+            sigma_kk=sigma_kk, diagonal=s_d, off_diagonal=s_o, sigma_iid=float(np.sqrt(s_d)),
+            second_moment_kk=outer, n_samples=int(y_pairs.shape[0]),
+            coefficients_used=c[fit_mask].tolist(),
+            method=("second moments about zero of Y = X / r (signed norm of delta), pooled over questions and "
                        "coefficients c != 0" + ("" if config.cov_fit_max_abs_c is None else
                                                f" with |c| <= {config.cov_fit_max_abs_c}")
                        + ", symmetrised over competitors: Sigma = (s_d - s_o) I + s_o 11^T"
                        + ("" if helpfulness.shared_unembedding else
                           "; every question has its own option rows, so Sigma averages over different "
                           "unembeddings")),
-        },
-        "histograms": {"edges": edges, "counts_cb": counts, "clipped_at": lim},
-        "gaps_qci": g_qci,
-        "x_qci": x_qci,
-        "radius_qc": r_qc,
-        "holds": bool(normal and linear and not bias_significant),
-    }
+        ),
+        histograms=GapChangeHistograms(edges=edges, counts_cb=counts, clipped_at=lim),
+        gaps_qci=g_qci,
+        x_qci=x_qci,
+        radius_qc=r_qc,
+        holds=bool(normal and linear and not bias_significant),
+    )
 
 
 def a3_linear_response(coefficients_c: np.ndarray, delta_qcd: np.ndarray, texts: tuple[str, ...] | None = None,
-                       config: ValidationConfig | None = None) -> dict[str, Any]:
+                       config: ValidationConfig | None = None) -> SweepLinearity:
     """Assumption A3: ``||delta_c(q)|| ~ kappa(q) |c|`` and a direction ``dhat`` stable in ``c``.
 
     Per prompt: ``kappa`` by least squares through the origin, its ``R^2``
@@ -306,7 +306,7 @@ def a3_linear_response(coefficients_c: np.ndarray, delta_qcd: np.ndarray, texts:
     >>> c = np.array([-1.0, 0.0, 1.0, 2.0])
     >>> delta = (c[:, None] * np.array([3.0, 4.0]))[None]          # kappa = 5
     >>> out = a3_linear_response(c, delta)
-    >>> round(float(out["kappa_q"][0]), 6), bool(out["holds"])
+    >>> round(float(out.kappa_q[0]), 6), out.holds
     (5.0, True)
     """
     coefficients_c = check_array("a3_linear_response", "coefficients_c", coefficients_c, ndim=1, host=True)
@@ -336,26 +336,24 @@ def a3_linear_response(coefficients_c: np.ndarray, delta_qcd: np.ndarray, texts:
     fails_q = (r2_q < config.r2_min) | (min_cos_q < config.cosine_min)
     failing = []
     for q in np.flatnonzero(fails_q):
-        entry = {"index": int(q), "r2": float(r2_q[q]), "min_cosine": float(min_cos_q[q]), "kappa": float(kappa_q[q])}
-        if texts is not None:
-            entry["text"] = texts[q]
-        failing.append(entry)
-    return {
-        "kappa_q": kappa_q,
-        "r2_q": r2_q,
-        "min_cosine_q": min_cos_q,
-        "cos_ref_qc": cos_ref_qc,
-        "norm_qc": norm_qc,
-        "kappa_summary": _summary(kappa_q),
-        "r2_summary": _summary(r2_q),
-        "min_cosine_summary": _summary(min_cos_q),
-        "reference_coefficient": float(c[nz][ref]),
-        "failing_prompts": failing,
-        "holds": bool(not fails_q.any()),
-    }
+        failing.append(NonlinearPrompt(index=int(q), r2=float(r2_q[q]), min_cosine=float(min_cos_q[q]),
+                                       kappa=float(kappa_q[q]), text=None if texts is None else texts[q]))
+    return SweepLinearity(
+        kappa_q=kappa_q,
+        r2_q=r2_q,
+        min_cosine_q=min_cos_q,
+        cos_ref_qc=cos_ref_qc,
+        norm_qc=norm_qc,
+        kappa_summary=_summary(kappa_q),
+        r2_summary=_summary(r2_q),
+        min_cosine_summary=_summary(min_cos_q),
+        reference_coefficient=float(c[nz][ref]),
+        failing_prompts=tuple(failing),
+        holds=bool(not fails_q.any()),
+    )
 
 
-def a4_behaviour_mass(behaviour: BehaviourSweep, config: ValidationConfig | None = None) -> dict[str, Any]:
+def a4_behaviour_mass(behaviour: BehaviourSweep, config: ValidationConfig | None = None) -> BehaviourMassCheck:
     """Assumption A4: the mass ``m = P+ + P-`` on the behaviour tokens over the sweep.
 
     Holds when ``m >= mass_min`` on every prompt and coefficient; prompts below it
@@ -363,20 +361,20 @@ def a4_behaviour_mass(behaviour: BehaviourSweep, config: ValidationConfig | None
 
     >>> from steerbounds.validation import synthetic_bundle
     >>> out = a4_behaviour_mass(synthetic_bundle(seed=0, n_prompts=2, n_questions=2).behaviour)
-    >>> out["mass_qc"].shape
+    >>> out.mass_qc.shape
     (2, 21)
     """
     _need(behaviour, BehaviourSweep, "a4_behaviour_mass: behaviour")
     config = config or ValidationConfig()
     mass_qc = np.exp(behaviour.logprobs_qcr).sum(axis=-1)
     below = mass_qc < config.mass_min
-    return {
-        "mass_qc": mass_qc,
-        "mass_mean_c": mass_qc.mean(axis=0),
-        "mass_min_c": mass_qc.min(axis=0),
-        "mass_summary": _summary(mass_qc),
-        "fraction_holding": float((~below).mean()),
-        "failing_prompts": _failing(below, behaviour.coefficients_c, behaviour.prompts, mass_qc, "mass"),
-        "mass_min": config.mass_min,
-        "holds": bool(not below.any()),
-    }
+    return BehaviourMassCheck(
+        mass_qc=mass_qc,
+        mass_mean_c=mass_qc.mean(axis=0),
+        mass_min_c=mass_qc.min(axis=0),
+        mass_summary=_summary(mass_qc),
+        fraction_holding=float((~below).mean()),
+        failing_prompts=_failing(below, behaviour.coefficients_c, behaviour.prompts, mass_qc, "mass"),
+        mass_min=config.mass_min,
+        holds=bool(not below.any()),
+    )

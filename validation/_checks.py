@@ -6,15 +6,16 @@ module only lines measured numbers up against it.
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import instance_of
+from steerbounds.theory import instance_of
 
-from steerbounds.theory._validate import check_array
+from steerbounds.theory import check_array
 
 from typing import Any
 
 import numpy as np
 
 from ._bundle import BehaviourSweep, HelpfulnessSweep
+from ._results import AlignmentBoundCheck, HelpfulnessBoundCheck, T1Violation
 from ._x64 import float64
 
 
@@ -81,7 +82,7 @@ def helpfulness_values(helpfulness: HelpfulnessSweep) -> dict[str, np.ndarray]:
 @float64
 def check_t1(behaviour_qc: np.ndarray, radius_qc: np.ndarray, margin_qc: np.ndarray, b0_q: np.ndarray,
              *, atol: float = 1e-4, coefficients_c: np.ndarray | None = None,
-             texts: tuple[str, ...] | None = None) -> dict[str, Any]:
+             texts: tuple[str, ...] | None = None) -> AlignmentBoundCheck:
     """Check T1 at every prompt and coefficient where A1 holds: ``sign(r)(B_r - tanh(r Delta/2 + artanh B_0)) >= -atol``.
 
     ``margin_qc`` is NaN where undefined (``r = 0``). A point is *checked* when
@@ -91,9 +92,9 @@ def check_t1(behaviour_qc: np.ndarray, radius_qc: np.ndarray, margin_qc: np.ndar
     >>> import numpy as np
     >>> r = np.array([[-1.0, 0.0, 1.0]]); margin = np.array([[1.0, np.nan, 1.0]])
     >>> exact = np.tanh(r / 2)                     # equality case, B_0 = 0
-    >>> check_t1(exact, r, margin, np.zeros(1))["n_violations"]
+    >>> check_t1(exact, r, margin, np.zeros(1)).n_violations
     0
-    >>> check_t1(exact - np.array([[0, 0, 0.1]]), r, margin, np.zeros(1))["n_violations"]
+    >>> check_t1(exact - np.array([[0, 0, 0.1]]), r, margin, np.zeros(1)).n_violations
     1
     """
     for name, value, ndim in (("behaviour_qc", behaviour_qc, 2), ("radius_qc", radius_qc, 2), ("b0_q", b0_q, 1)):
@@ -122,31 +123,28 @@ def check_t1(behaviour_qc: np.ndarray, radius_qc: np.ndarray, margin_qc: np.ndar
     c = coefficients_c
     violations = []
     for q, j in np.argwhere(violated):
-        entry = {"prompt": int(q), "coefficient_index": int(j), "r": float(r[q, j]), "margin": float(m[q, j]),
-                 "behaviour": float(b[q, j]), "bound": float(bound[q, j]), "slack": float(slack[q, j])}
-        if c is not None:
-            entry["c"] = float(c[j])
-        if texts is not None:
-            entry["text"] = texts[q]
-        violations.append(entry)
-    return {
-        "bound_qc": bound,
-        "slack_qc": np.where(defined, slack, np.nan),
-        "checked_qc": checked,
-        "n_checked": int(checked.sum()),
-        "n_violations": int(violated.sum()),
-        "violations": violations,
-        "min_slack": float(slack[checked].min()) if checked.any() else None,
-        "atol": atol,
-        "n_outside_a1": int(outside.sum()),
-        "n_outside_a1_below_bound": int((outside & (slack < -atol)).sum()),
-        "n_saturated_prompts": int((np.abs(b0) >= 1.0).sum()),
-    }
+        violations.append(T1Violation(prompt=int(q), coefficient_index=int(j), r=float(r[q, j]),
+                                      margin=float(m[q, j]), behaviour=float(b[q, j]), bound=float(bound[q, j]),
+                                      slack=float(slack[q, j]), c=None if c is None else float(c[j]),
+                                      text=None if texts is None else texts[q]))
+    return AlignmentBoundCheck(
+        bound_qc=bound,
+        slack_qc=np.where(defined, slack, np.nan),
+        checked_qc=checked,
+        n_checked=int(checked.sum()),
+        n_violations=int(violated.sum()),
+        violations=tuple(violations),
+        min_slack=float(slack[checked].min()) if checked.any() else None,
+        atol=atol,
+        n_outside_a1=int(outside.sum()),
+        n_outside_a1_below_bound=int((outside & (slack < -atol)).sum()),
+        n_saturated_prompts=int((np.abs(b0) >= 1.0).sum()),
+    )
 
 
 @float64
 def compare_t2(measured_qc: np.ndarray, radius_qc: np.ndarray, gaps_qk: np.ndarray, sigma_kk: np.ndarray,
-               *, n_mc: int = 4000, seed: int = 0) -> dict[str, Any]:
+               *, n_mc: int = 4000, seed: int = 0) -> HelpfulnessBoundCheck:
     """T2a's lower bound and T2b's parabola, per question, averaged, against the measured mean helpfulness.
 
     For question ``q`` at coefficient ``c``: ``r = ||delta_c(q)||``, gaps ``g_q``
@@ -161,7 +159,7 @@ def compare_t2(measured_qc: np.ndarray, radius_qc: np.ndarray, gaps_qk: np.ndarr
     >>> import numpy as np
     >>> r = np.array([[0.0, 1.0, 2.0]]); g = np.array([[-1.0, -1.0, -1.0]])
     >>> out = compare_t2(np.array([[0.4754, 0.47, 0.45]]), r, g, 0.1 * np.eye(3), n_mc=200)
-    >>> bool(np.all(out["t2a_c"] <= out["measured_c"] + 1e-12)), out["n_questions_gain_predicted"]
+    >>> bool(np.all(out.t2a_c <= out.measured_c + 1e-12)), out.n_questions_gain_predicted
     (True, 0)
     """
     check_array("compare_t2", "measured_qc", measured_qc, ndim=2)
@@ -204,7 +202,7 @@ def compare_t2(measured_qc: np.ndarray, radius_qc: np.ndarray, gaps_qk: np.ndarr
         "n_questions_p0_below_half": int((p0 < 0.5).sum()),
     }
     out.update(_a2_model_expectation(th, r, g, cov, n_mc=n_mc, seed=seed))
-    return out
+    return HelpfulnessBoundCheck(**out)
 
 
 def _a2_model_expectation(th: Any, r: np.ndarray, g: np.ndarray, cov: np.ndarray, *, n_mc: int,

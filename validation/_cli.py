@@ -79,7 +79,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def strict_status(args: argparse.Namespace, report: dict) -> int:
     """0, or 3 under ``--strict`` when the report has a theorem violated where its assumption holds."""
-    from ._report import theorem_violations
+    from ._report import theorem_violations  # the analysis modules (JAX, scipy) load when a command runs
 
     found = theorem_violations(report)
     if getattr(args, "strict", False) and found:
@@ -99,6 +99,9 @@ def _plot(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as e:
         return _error(str(e))
     out = args.out or args.report.resolve().parent / "figures"
-    paths = plot_report(report, out, style=args.style)
+    try:
+        paths = plot_report(report, out, style=args.style)
+    except (TypeError, ValueError) as e:  # a condition that is not the analysis' typed form (from_dict refuses it)
+        return _error(f"report {args.report}: {e}")
     print(f"wrote {len(paths)} figure files to {out}")
     return 0

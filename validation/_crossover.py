@@ -25,28 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from ._results import Interval
+
 DEFAULT_LAMBDAS = (0.5, 1.0, 2.0)
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A point estimate with a bootstrap percentile interval (``None`` ends are open: beyond the grid).
-
-    >>> Interval(1.0, 0.8, 1.3, 0.95).as_dict()["high"]
-    1.3
-    """
-
-    estimate: float | None  # the value on the full sample (None: not reached within the grid)
-    low: float | None  # lower percentile end
-    high: float | None  # upper percentile end (None: beyond the grid in too many draws)
-    level: float  # coverage of the interval, e.g. 0.95
-    n_beyond: int = 0  # bootstrap draws in which the value was not reached within the grid
-    n_boot: int = 0  # bootstrap draws
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return {"estimate": self.estimate, "low": self.low, "high": self.high, "level": self.level,
-                "n_beyond": self.n_beyond, "n_boot": self.n_boot}
 
 
 @dataclass(frozen=True)

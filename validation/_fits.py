@@ -20,7 +20,7 @@ data (:func:`restricted_bell_range_note`).
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import check_array
+from steerbounds.theory import check_array
 
 import warnings
 from typing import Any, Callable
@@ -28,32 +28,36 @@ from typing import Any, Callable
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
+from ._results import BellFit, Identifiability, TanhFit
+
 
 MAX_RELATIVE_SE = 0.5  # a parameter whose SE exceeds half its value is not determined by the data
 MIN_R2 = 0.5  # a fit explaining less than half the variance does not describe the curve
 
 
-def identifiability(fit: dict[str, Any], params: tuple[str, ...], *, max_relative_se: float = MAX_RELATIVE_SE,
-                    min_r2: float = MIN_R2) -> dict[str, Any]:
+def identifiability(fit: TanhFit | BellFit | dict[str, Any], params: tuple[str, ...], *,
+                    max_relative_se: float = MAX_RELATIVE_SE, min_r2: float = MIN_R2) -> Identifiability:
     """Whether a fit (from :func:`fit_tanh` / :func:`fit_bell`) identifies its parameters, and why not.
 
     Not identifiable when the fit did not converge, when ``R^2 < min_r2``, or when a
     parameter in ``params`` has ``SE / |value| > max_relative_se`` (a value of 0
-    with a positive SE counts as infinitely uncertain). Returns
-    ``{"identifiable", "reasons", "relative_se"}``.
+    with a positive SE counts as infinitely uncertain). ``fit`` is a fit result
+    or a dict with its fields.
 
-    >>> identifiability({"converged": True, "r2": 0.99, "b": 47.9, "b_se": 1.8e4}, ("b",))["reasons"]
+    >>> identifiability({"converged": True, "r2": 0.99, "b": 47.9, "b_se": 1.8e4}, ("b",)).reasons
     ['b has relative standard error 376 (> 0.5): the data do not determine it']
-    >>> identifiability({"converged": True, "r2": 0.97, "b": 0.3, "b_se": 0.01}, ("b",))["identifiable"]
+    >>> identifiability(BellFit(converged=True, r2=0.97, b=0.3, b_se=0.01), ("b",)).identifiable
     True
     """
+    if not isinstance(fit, dict):
+        fit = {name: getattr(fit, name) for name in ("converged", "note", "r2", *params, *(p + "_se" for p in params))}
     if not (max_relative_se > 0 and np.isfinite(max_relative_se)):
         raise ValueError(f"max_relative_se must be positive and finite, got {max_relative_se!r}")
     reasons: list[str] = []
     relative: dict[str, float | None] = {}
     if not fit.get("converged"):
         reasons.append(fit.get("note") or "the fit did not converge")
-        return {"identifiable": False, "reasons": reasons, "relative_se": {p: None for p in params}}
+        return Identifiability(identifiable=False, reasons=reasons, relative_se={p: None for p in params})
     r2 = fit.get("r2")
     if r2 is None or not np.isfinite(r2) or r2 < min_r2:
         reasons.append(f"R^2 = {r2:.3g} (< {min_r2:g}): the form does not describe the data" if r2 is not None
@@ -69,7 +73,7 @@ def identifiability(fit: dict[str, Any], params: tuple[str, ...], *, max_relativ
         if rel > max_relative_se:
             reasons.append(f"{p} has relative standard error {rel:.3g} (> {max_relative_se:g}): "
                            "the data do not determine it")
-    return {"identifiable": not reasons, "reasons": reasons, "relative_se": relative}
+    return Identifiability(identifiable=not reasons, reasons=reasons, relative_se=relative)
 
 
 def restricted_bell_range_note(p_correct: np.ndarray, se: np.ndarray | None = None, *,
@@ -168,7 +172,7 @@ def _fit(model: Callable[..., np.ndarray], c: np.ndarray, y: np.ndarray, p0: lis
     return out
 
 
-def fit_tanh(c: np.ndarray, behaviour: np.ndarray) -> dict[str, Any]:
+def fit_tanh(c: np.ndarray, behaviour: np.ndarray) -> TanhFit:
     """Fit ``tanh(a c + b0)`` to behaviour values (in ``(-1, 1)``) against the coefficient.
 
     Returns ``a``, ``b0``, their standard errors (``a_se``, ``b0_se``), ``r2``, ``rmse``.
@@ -176,7 +180,7 @@ def fit_tanh(c: np.ndarray, behaviour: np.ndarray) -> dict[str, Any]:
     >>> import numpy as np
     >>> c = np.linspace(-5, 5, 51)
     >>> fit = fit_tanh(c, np.tanh(0.4 * c - 0.3))
-    >>> round(fit["a"], 6), round(fit["b0"], 6)
+    >>> round(fit.a, 6), round(fit.b0, 6)
     (0.4, -0.3)
     """
     c, y = _checked(c, behaviour, where="fit_tanh", y_name="behaviour")
@@ -184,10 +188,11 @@ def fit_tanh(c: np.ndarray, behaviour: np.ndarray) -> dict[str, Any]:
     i0 = int(np.argmin(np.abs(c)))
     b0_guess = float(np.arctanh(yc[i0]))
     slope = np.polyfit(np.asarray(c, float), np.arctanh(yc), 1)[0] if len(c) > 1 else 0.1
-    return _fit(tanh_curve, c, y, [float(slope) or 0.1, b0_guess], ["a", "b0"], ([-np.inf, -np.inf], [np.inf, np.inf]))
+    return TanhFit(**_fit(tanh_curve, c, y, [float(slope) or 0.1, b0_guess], ["a", "b0"],
+                          ([-np.inf, -np.inf], [np.inf, np.inf])))
 
 
-def fit_bell(c: np.ndarray, p_correct: np.ndarray, *, restricted: bool = False) -> dict[str, Any]:
+def fit_bell(c: np.ndarray, p_correct: np.ndarray, *, restricted: bool = False) -> BellFit:
     """Fit the bell ``1/(1 + a + a (b^2/2) c^2)`` (or its restricted form) to P(correct).
 
     ``a >= 0`` and ``b >= 0`` (only ``b^2`` enters). Returns ``a``, ``b``, their
@@ -196,7 +201,7 @@ def fit_bell(c: np.ndarray, p_correct: np.ndarray, *, restricted: bool = False) 
     >>> import numpy as np
     >>> c = np.linspace(-10, 10, 81)
     >>> fit = fit_bell(c, bell_curve(c, 0.5, 0.3))
-    >>> round(fit["a"], 6), round(fit["b"], 6)
+    >>> round(fit.a, 6), round(fit.b, 6)
     (0.5, 0.3)
     """
     c, y = _checked(c, p_correct, where="fit_bell", y_name="p_correct")
@@ -215,4 +220,4 @@ def fit_bell(c: np.ndarray, p_correct: np.ndarray, *, restricted: bool = False) 
     ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
     b0 = float(np.sqrt(np.median(ratio))) if ratio.size else 0.1
     model = (lambda x, a, b: bell_curve(x, a, b, restricted=True)) if restricted else bell_curve
-    return _fit(model, c, y, [a0, b0], ["a", "b"], ([0.0, 0.0], [np.inf, np.inf]))
+    return BellFit(**_fit(model, c, y, [a0, b0], ["a", "b"], ([0.0, 0.0], [np.inf, np.inf])))

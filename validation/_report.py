@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ._analysis import condition_to_json, to_jsonable
+from ._analysis import condition_to_json
+from ._results import (BellFit, BundleAnalysis, DropReach, FailingPrompt, NonlinearPrompt, SaturationReach, TanhFit, TradeoffCheck,
+                       to_jsonable)
 from ._bundle import atomic_write_bytes
 from ._config import ValidationConfig
 
@@ -35,7 +37,7 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def build_report(results: list[dict[str, Any]], *, config: ValidationConfig | None = None,
+def build_report(results: list[BundleAnalysis], *, config: ValidationConfig | None = None,
                  command: str = "analyze", run_config: dict[str, Any] | None = None, seed: int | None = None,
                  model: dict[str, Any] | None = None, sources: list[str] | None = None) -> dict[str, Any]:
     """Assemble the report (the dict written to report.json) from :func:`analyze_bundle` results.
@@ -48,20 +50,20 @@ def build_report(results: list[dict[str, Any]], *, config: ValidationConfig | No
     >>> rep["format"], list(rep["conditions"])
     ('steerbounds-report', ['synthetic'])
     """
-    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
-        raise TypeError("build_report: results must be a list of analyze_bundle(...) dicts, got "
+    if not isinstance(results, list) or not all(isinstance(r, BundleAnalysis) for r in results):
+        raise TypeError("build_report: results must be a list of analyze_bundle(...) results (BundleAnalysis), got "
                         f"{type(results).__name__}")
     config = config or ValidationConfig()
     if not results:
         raise ValueError("build_report: no analysed conditions; pass at least one analyze_bundle result")
     conditions: dict[str, Any] = {}
     for r in results:
-        name = r["condition"]
+        name = r.condition
         if name in conditions:
             raise ValueError(f"build_report: two results share the condition name {name!r}; name them differently")
         conditions[name] = condition_to_json(r)
     if model is None:
-        model = results[0].get("model") or {}
+        model = results[0].model or {}
     return {
         "format": REPORT_FORMAT,
         "version": REPORT_VERSION,
@@ -124,28 +126,34 @@ def _pm(v: Any, se: Any) -> str:
     return f"{_f(v)} ± {_f(se, 2)}" if se is not None else _f(v)
 
 
-def _identifiable(fit: dict[str, Any]) -> bool:
-    return bool((fit.get("identifiability") or {}).get("identifiable"))
+def _identifiable(fit: TanhFit | BellFit) -> bool:
+    return bool(fit.identifiability is not None and fit.identifiability.identifiable)
 
 
-def crossover_text(tradeoff: dict[str, Any]) -> str:
+def crossover_text(tradeoff: TradeoffCheck) -> str:
     """The measured crossover with its bootstrap interval, e.g. ``2.1 [1.8, 2.5]`` (or why there is none).
 
-    >>> crossover_text({"joint": {"crossover": {"estimate": 2.1, "low": 1.8, "high": None}, "grid_c": [0, 4]}})
+    >>> from steerbounds.validation import Interval, JointTradeoff
+    >>> joint = JointTradeoff(grid_c=[0, 4], gain_c=[], loss_c=[], gain_se_c=[], loss_se_c=[],
+    ...                       crossover=Interval(2.1, 1.8, None, 0.95), best_c={}, crossover_lambda={},
+    ...                       n_prompts=1, n_questions=1, seed=0, notes=[], predicted_c_eff=None,
+    ...                       predicted_c_star={}, joint_grid="one grid for both sweeps")
+    >>> crossover_text(TradeoffCheck(grid_c=[0, 4], gain_c=[], loss_c=[], utility_c=[], lam=1.0, measured=None,
+    ...                              predicted=None, notes=[], joint=joint))
     '2.1 [1.8, beyond c = 4]'
     """
-    joint = tradeoff.get("joint") or {}
-    cross = joint.get("crossover") or {}
-    top = _f(max(joint.get("grid_c") or [0]))
-    if cross.get("estimate") is None:
+    joint = tradeoff.joint
+    cross = None if joint is None else joint.crossover
+    top = _f(max(list(joint.grid_c) if joint is not None else [0]))
+    if cross is None or cross.estimate is None:
         return f"none for 0 < c ≤ {top}"
-    high = _f(cross["high"]) if cross.get("high") is not None else f"beyond c = {top}"
-    low = _f(cross["low"]) if cross.get("low") is not None else "n/a"
-    return f"{_f(cross['estimate'])} [{low}, {high}]"
+    high = _f(cross.high) if cross.high is not None else f"beyond c = {top}"
+    low = _f(cross.low) if cross.low is not None else "n/a"
+    return f"{_f(cross.estimate)} [{low}, {high}]"
 
 
-def _prompts(items: list[dict[str, Any]], limit: int = 12) -> str:
-    idx = [str(i["index"]) for i in items]
+def _prompts(items: tuple[FailingPrompt | NonlinearPrompt, ...], limit: int = 12) -> str:
+    idx = [str(i.index) for i in items]
     shown = ", ".join(idx[:limit]) + (f", … ({len(idx)} in all)" if len(idx) > limit else "")
     return f"#{shown}" if idx else ""
 
@@ -159,7 +167,7 @@ def _select(c: list[float], n: int = 9) -> list[int]:
     return pos[np.unique(np.linspace(0, pos.size - 1, n).round().astype(int))].tolist()
 
 
-def assumption_statements(cond: dict[str, Any]) -> list[str]:
+def assumption_statements(cond: BundleAnalysis | dict[str, Any]) -> list[str]:
     """Plain sentences saying which assumptions hold on a condition, with the numbers behind each.
 
     >>> from steerbounds.validation import analyze_bundle, build_report, synthetic_bundle
@@ -167,48 +175,50 @@ def assumption_statements(cond: dict[str, Any]) -> list[str]:
     >>> assumption_statements(rep["conditions"]["synthetic"])[0][:30]
     '**A1 (margin) holds** on all 3'
     """
-    a = cond["assumptions"]
-    s = cond["sizes"]
+    if isinstance(cond, dict):  # a condition of report.json
+        cond = BundleAnalysis.from_dict(cond)
+    a = cond.assumptions
+    s = cond.sizes
     out = []
-    a1 = a["A1"]
-    ms = a1["margin_summary"]
-    if a1["holds"]:
-        out.append(f"**A1 (margin) holds** on all {s['n_prompts']} prompts at every coefficient "
-                   f"(margin min {_f(ms['min'])}, median {_f(ms['median'])}).")
+    a1 = a.a1
+    ms = a1.margin_summary
+    if a1.holds:
+        out.append(f"**A1 (margin) holds** on all {s.n_prompts} prompts at every coefficient "
+                   f"(margin min {_f(ms.min)}, median {_f(ms.median)}).")
     else:
-        out.append(f"**A1 (margin) fails** on {len(a1['failing_prompts'])} of {s['n_prompts']} prompts "
-                   f"({_prompts(a1['failing_prompts'])}); it holds at {100 * a1['fraction_holding']:.1f}% of "
-                   f"(prompt, coefficient) points (margin min {_f(ms['min'])}, median {_f(ms['median'])}). "
+        out.append(f"**A1 (margin) fails** on {len(a1.failing_prompts)} of {s.n_prompts} prompts "
+                   f"({_prompts(a1.failing_prompts)}); it holds at {100 * a1.fraction_holding:.1f}% of "
+                   f"(prompt, coefficient) points (margin min {_f(ms.min)}, median {_f(ms.median)}). "
                    "T1 is not guaranteed there; those prompts stay in every table and figure.")
-    a2 = a["A2"]
+    a2 = a.a2
     parts = []
-    n = a2["normality"]
-    parts.append(f"normality {'not rejected' if n['holds'] else 'rejected'} "
-                 f"({n['n_rejected']} of {n['n_tests']} coefficients reject at Bonferroni level "
-                 f"{_f(n['bonferroni_level'])}; smallest p = {_f(n['min_p_value'])})")
-    parts.append(f"std of X against |c|: slope {_f(a2['std_fit']['slope'])}, R² = {_f(a2['std_fit']['r2'], 4)} "
-                 f"({'linear' if a2['std_linear']['holds'] else 'not linear'} at R² ≥ {_f(a2['std_linear']['r2_min'])})")
-    bias = a2["bias"]
-    parts.append(f"mean per unit norm μ = {_pm(bias['mu'], bias['se'])} "
-                 f"({'significant' if bias['significant'] else 'not significant'}, z = {_f(bias['z'])})")
-    out.append(f"**A2 (Gaussian gap changes) {'holds' if a2['holds'] else 'fails'}**: " + "; ".join(parts) + ".")
-    a3 = a["A3"]
+    n = a2.normality
+    parts.append(f"normality {'not rejected' if n.holds else 'rejected'} "
+                 f"({n.n_rejected} of {n.n_tests} coefficients reject at Bonferroni level "
+                 f"{_f(n.bonferroni_level)}; smallest p = {_f(n.min_p_value)})")
+    parts.append(f"std of X against |c|: slope {_f(a2.std_fit.slope)}, R² = {_f(a2.std_fit.r2, 4)} "
+                 f"({'linear' if a2.std_linear.holds else 'not linear'} at R² ≥ {_f(a2.std_linear.r2_min)})")
+    bias = a2.bias
+    parts.append(f"mean per unit norm μ = {_pm(bias.mu, bias.se)} "
+                 f"({'significant' if bias.significant else 'not significant'}, z = {_f(bias.z)})")
+    out.append(f"**A2 (Gaussian gap changes) {'holds' if a2.holds else 'fails'}**: " + "; ".join(parts) + ".")
+    a3 = a.a3
     bits = []
     for part in ("behaviour", "helpfulness"):
-        p = a3[part]
-        bits.append(f"{part}: median κ = {_f(p['kappa_summary']['median'])}, smallest R² = "
-                    f"{_f(p['r2_summary']['min'], 4)}, smallest cosine = {_f(p['min_cosine_summary']['min'], 4)}"
-                    + (f", failing prompts {_prompts(p['failing_prompts'])}" if p["failing_prompts"] else ""))
-    out.append(f"**A3 (linear response) {'holds' if a3['holds'] else 'fails'}**: " + "; ".join(bits) + ".")
-    a4 = a["A4"]
-    mm = a4["mass_summary"]
-    if a4["holds"]:
-        out.append(f"**A4 (mass on behaviour tokens) holds**: P₊ + P₋ ≥ {_f(a4['mass_min'])} everywhere "
-                   f"(min {_f(mm['min'])}, median {_f(mm['median'])}).")
+        p = getattr(a3, part)
+        bits.append(f"{part}: median κ = {_f(p.kappa_summary.median)}, smallest R² = "
+                    f"{_f(p.r2_summary.min, 4)}, smallest cosine = {_f(p.min_cosine_summary.min, 4)}"
+                    + (f", failing prompts {_prompts(p.failing_prompts)}" if p.failing_prompts else ""))
+    out.append(f"**A3 (linear response) {'holds' if a3.holds else 'fails'}**: " + "; ".join(bits) + ".")
+    a4 = a.a4
+    mm = a4.mass_summary
+    if a4.holds:
+        out.append(f"**A4 (mass on behaviour tokens) holds**: P₊ + P₋ ≥ {_f(a4.mass_min)} everywhere "
+                   f"(min {_f(mm.min)}, median {_f(mm.median)}).")
     else:
-        out.append(f"**A4 (mass on behaviour tokens) fails** on {len(a4['failing_prompts'])} of {s['n_prompts']} "
-                   f"prompts ({_prompts(a4['failing_prompts'])}): P₊ + P₋ min {_f(mm['min'])}, median "
-                   f"{_f(mm['median'])}; it holds at {100 * a4['fraction_holding']:.1f}% of points.")
+        out.append(f"**A4 (mass on behaviour tokens) fails** on {len(a4.failing_prompts)} of {s.n_prompts} "
+                   f"prompts ({_prompts(a4.failing_prompts)}): P₊ + P₋ min {_f(mm.min)}, median "
+                   f"{_f(mm.median)}; it holds at {100 * a4.fraction_holding:.1f}% of points.")
     return out
 
 
@@ -235,36 +245,36 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
               "T1 checked | T1 violations | tanh fit a (pred.) | bell b (pred. σκ) | "
               "measured crossover c [95% CI] (pred. c_eff) |",
               "|---|---|---|---|---|---|---|---|---|---|"]
-    for name, cond in report["conditions"].items():
-        v, fit, tr = cond["verdicts"], cond["fits"]["behaviour_tanh"], cond["tradeoff"]
+    conditions = {name: BundleAnalysis.from_dict(cond) for name, cond in report["conditions"].items()}
+    for name, cond in conditions.items():
+        v, fit, tr = cond.verdicts, cond.fits.behaviour_tanh, cond.tradeoff
         word = {True: "holds", False: "fails"}
-        a_fit = f"{_f(fit.get('a'))} ({_f((fit.get('predicted') or {}).get('a'))})" if fit.get("converged") else "n/a"
-        bell = cond["fits"]["bell_full"]
-        b_fit = (f"{_pm(bell.get('b'), bell.get('b_se'))} ({_f((bell.get('predicted') or {}).get('b'))})"
-                 + ("" if _identifiable(bell) else ", not identifiable")) if bell.get("converged") else "n/a"
-        lines.append(f"| `{name}` | {word[v['A1']]} | {word[v['A2']]} | {word[v['A3']]} | {word[v['A4']]} | "
-                     f"{cond['T1']['n_checked']} | {v['T1_violations']} | {a_fit} | {b_fit} | "
-                     f"{crossover_text(tr)} ({_f(tr['predicted']['c_eff'])}) |")
+        a_fit = f"{_f(fit.a)} ({_f(None if fit.predicted is None else fit.predicted.a)})" if fit.converged else "n/a"
+        bell = cond.fits.bell_full
+        b_fit = (f"{_pm(bell.b, bell.b_se)} ({_f(None if bell.predicted is None else bell.predicted.b)})"
+                 + ("" if _identifiable(bell) else ", not identifiable")) if bell.converged else "n/a"
+        lines.append(f"| `{name}` | {word[v.a1]} | {word[v.a2]} | {word[v.a3]} | {word[v.a4]} | "
+                     f"{cond.t1.n_checked} | {v.t1_violations} | {a_fit} | {b_fit} | "
+                     f"{crossover_text(tr)} ({_f(tr.predicted.c_eff)}) |")
     lines.append("")
-    for name, cond in report["conditions"].items():
-        s = cond["sizes"]
+    for name, cond in conditions.items():
+        s = cond.sizes
         lines += [f"## Condition `{name}`", ""]
-        meta = cond.get("metadata") or {}
+        meta = cond.metadata or {}
         if meta.get("description"):
             lines += [str(meta["description"]), ""]
-        lines += [f"{s['n_prompts']} behaviour prompts × {s['n_behaviour_coefficients']} coefficients; "
-                  f"{s['n_questions']} questions × {s['n_helpfulness_coefficients']} coefficients; "
-                  f"final representation dimension {s['d']}; {s['n_aligned_tokens']} aligned and "
-                  f"{s['n_misaligned_tokens']} misaligned tokens, {s['n_options']} options"
+        lines += [f"{s.n_prompts} behaviour prompts × {s.n_behaviour_coefficients} coefficients; "
+                  f"{s.n_questions} questions × {s.n_helpfulness_coefficients} coefficients; "
+                  f"final representation dimension {s.d}; {s.n_aligned_tokens} aligned and "
+                  f"{s.n_misaligned_tokens} misaligned tokens, {s.n_options} options"
                   + (" (each question has its own option rows: its own unembedding)"
-                     if s.get("option_rows") == "per_question" else "") + ".", ""]
-        grid = cond.get("grid") or {}
-        cov, choice = grid.get("coverage") or {}, grid.get("choice")
-        if cov.get("saturation"):
-            sat, drop = cov["saturation"], cov["drop"]
+                     if s.option_rows == "per_question" else "") + ".", ""]
+        cov, choice = cond.grid.coverage, cond.grid.choice
+        if cov.saturation:
+            sat, drop = cov.saturation, cov.drop
 
-            def reach(d: dict[str, Any], side: str) -> str:
-                return f"|c| = {_f(d[side])}" if d.get(side) is not None else "not reached"
+            def reach(d: SaturationReach | DropReach, side: str) -> str:
+                return f"|c| = {_f(getattr(d, side))}" if getattr(d, side) is not None else "not reached"
 
             lines += ["### Coefficient grid", ""]
             if choice:
@@ -279,139 +289,141 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
                           f"{_f(choice['safety'])}"
                           + (f"; widened from c_max = {', '.join(_f(x) for x in choice['widened_from'])} after "
                              "checks at ±c_max" if choice.get("widened_from") else "") + ".", ""]
-            lines += [f"Measured: |B| ≥ {_f(sat['level'])} first at {reach(sat, 'positive')} (c > 0) and "
-                      f"{reach(sat, 'negative')} (c < 0); restricted P(correct) ≤ {_f(drop['target'])} (p₀ = "
-                      f"{_f(drop['p0'])} minus half of p₀ − chance) at {reach(drop, 'positive')} (c > 0) and "
+            lines += [f"Measured: |B| ≥ {_f(sat.level)} first at {reach(sat, 'positive')} (c > 0) and "
+                      f"{reach(sat, 'negative')} (c < 0); restricted P(correct) ≤ {_f(drop.target)} (p₀ = "
+                      f"{_f(drop.p0)} minus half of p₀ − chance) at {reach(drop, 'positive')} (c > 0) and "
                       f"{reach(drop, 'negative')} (c < 0): the grid "
-                      f"{'covers both targets' if cov.get('covered') else '**does not cover every target**'}.", ""]
+                      f"{'covers both targets' if cov.covered else '**does not cover every target**'}.", ""]
             for note in (choice or {}).get("notes") or []:
                 lines.append(f"- {note}")
             if (choice or {}).get("notes"):
                 lines.append("")
         lines += ["### Which assumptions hold", ""]
         lines += [f"- {t}" for t in assumption_statements(cond)] + [""]
-        t1 = cond["T1"]
+        t1 = cond.t1
         lines += ["### T1 (alignment bound)", ""]
-        verdict = "no violations" if t1["n_violations"] == 0 else f"**{t1['n_violations']} VIOLATIONS (a bug)**"
-        lines += [f"Checked at {t1['n_checked']} (prompt, coefficient) points where A1 holds: {verdict}; smallest "
-                  f"slack sign(r)(B − bound) = {_f(t1['min_slack'])} (tolerance {_f(t1['atol'])}). "
-                  f"Outside A1: {t1['n_outside_a1']} points, {t1['n_outside_a1_below_bound']} of them below the "
+        verdict = "no violations" if t1.n_violations == 0 else f"**{t1.n_violations} VIOLATIONS (a bug)**"
+        lines += [f"Checked at {t1.n_checked} (prompt, coefficient) points where A1 holds: {verdict}; smallest "
+                  f"slack sign(r)(B − bound) = {_f(t1.min_slack)} (tolerance {_f(t1.atol)}). "
+                  f"Outside A1: {t1.n_outside_a1} points, {t1.n_outside_a1_below_bound} of them below the "
                   "bound (not guaranteed there).", ""]
-        for v in t1["violations"][:10]:
-            lines.append(f"- violation: prompt {v['prompt']}, c = {_f(v.get('c'))}, B = {_f(v['behaviour'], 6)}, "
-                         f"bound = {_f(v['bound'], 6)}")
-        if t1["violations"]:
+        for v in t1.violations[:10]:
+            lines.append(f"- violation: prompt {v.prompt}, c = {_f(v.c)}, B = {_f(v.behaviour, 6)}, "
+                         f"bound = {_f(v.bound, 6)}")
+        if t1.violations:
             lines.append("")
         lines += ["### Fits (parameter ± standard error from the curve-fit covariance)", "",
                   "A fit is *not identifiable* when a parameter's relative standard error exceeds 50 % or R² < 0.5.",
                   "", "| fit | parameter | fitted | predicted | R² | identifiable |", "|---|---|---|---|---|---|"]
-        fits = cond["fits"]
+        fits = cond.fits
         rows = [("behaviour tanh(a c + b₀)", "behaviour_tanh", [("a (pred. κΔ/2)", "a"), ("b₀ (pred. artanh B₀)", "b0")]),
                 ("P(correct), full", "bell_full", [("a (pred. (1−p₀)/p₀)", "a"), ("b (pred. σκ)", "b")]),
                 ("P(correct), restricted + floor", "bell_restricted", [("a", "a"), ("b (pred. σκ)", "b")])]
         for label, key, params in rows:
-            fit = fits[key]
-            if not fit.get("converged"):
-                lines.append(f"| {label} | – | {fit.get('note') or 'not fitted'} | – | – | no |")
+            fit = getattr(fits, key)
+            if not fit.converged:
+                lines.append(f"| {label} | – | {fit.note or 'not fitted'} | – | – | no |")
                 continue
-            pred = fit.get("predicted") or {}
-            ident = fit.get("identifiability") or {}
-            rel = ident.get("relative_se") or {}
+            pred = fit.predicted
+            ident = fit.identifiability
+            rel = {} if ident is None else ident.relative_se
             for pl, pk in params:
                 rs = rel.get(pk)
-                lines.append(f"| {label} | {pl} | {_pm(fit[pk], fit.get(pk + '_se'))} | {_f(pred.get(pk))} | "
-                             f"{_f(fit.get('r2'), 4)} | {'yes' if ident.get('identifiable') else 'no'}"
+                lines.append(f"| {label} | {pl} | {_pm(getattr(fit, pk), getattr(fit, pk + '_se'))} | "
+                             f"{_f(None if pred is None else getattr(pred, pk))} | "
+                             f"{_f(fit.r2, 4)} | {'yes' if ident is not None and ident.identifiable else 'no'}"
                              f"{'' if rs is None else f' (rel. SE {100 * rs:.3g} %)'} |")
-        notes = [(label, fits[key].get("note")) for label, key, _ in rows
-                 if fits[key].get("converged") and fits[key].get("note")]
-        notes += [(label, fits[key]["b_agreement"]) for label, key, _ in rows
-                  if fits[key].get("converged") and fits[key].get("b_agreement")]
-        notes += [(label, "not identifiable: " + "; ".join(fits[key]["identifiability"]["reasons"]))
+        notes = [(label, getattr(fits, key).note) for label, key, _ in rows
+                 if getattr(fits, key).converged and getattr(fits, key).note]
+        notes += [(label, getattr(fits, key).b_agreement) for label, key, _ in rows
+                  if getattr(fits, key).converged and getattr(fits, key).b_agreement]
+        notes += [(label, "not identifiable: " + "; ".join(getattr(fits, key).identifiability.reasons))
                   for label, key, _ in rows
-                  if fits[key].get("converged") and not _identifiable(fits[key]) and fits[key].get("identifiability")]
+                  if getattr(fits, key).converged and not _identifiable(getattr(fits, key))
+                  and getattr(fits, key).identifiability]
         if notes:
             lines += [""] + [f"- {label}: {note}." for label, note in notes]
         lines += ["", "### T2a and T2b against the measured mean helpfulness (restricted P(correct))", ""]
-        a2 = cond["assumptions"]["A2"]
-        cov = a2["covariance"]
-        lines += [f"Σ fitted as {cov['method']}: diagonal {_f(cov['diagonal'])}, off-diagonal "
-                  f"{_f(cov['off_diagonal'])} (from {cov['n_samples']} question-coefficient pairs). "
+        a2 = cond.assumptions.a2
+        cov = a2.covariance
+        lines += [f"Σ fitted as {cov.method}: diagonal {_f(cov.diagonal)}, off-diagonal "
+                  f"{_f(cov.off_diagonal)} (from {cov.n_samples} question-coefficient pairs). "
                   "r = ‖δ_c(q)‖ per question. z = (measured − T2a)/SE; a significantly negative z is evidence "
                   "against A2, not a bug.", "",
                   "| c | measured ± SE | T2a bound | T2b | E[H] under fitted A2 | z |", "|---|---|---|---|---|---|"]
-        t2 = cond["T2"]
-        ch = cond["helpfulness"]["coefficients"]
+        t2 = cond.t2
+        ch = cond.helpfulness.coefficients
         for j in _select(ch):
-            expected = ("n/a" if t2.get("expected_c") is None
-                        else _pm(t2["expected_c"][j], t2["expected_se_c"][j]))
-            lines.append(f"| {_f(ch[j])} | {_pm(t2['measured_c'][j], t2['measured_se_c'][j])} | {_f(t2['t2a_c'][j])} | "
-                         f"{_f(t2['t2b_c'][j])} | {expected} | {_f(t2['z_t2a_c'][j])} |")
-        if t2.get("expected_note"):
-            lines += ["", f"E[H] under the A2 model: {t2['expected_note']}."]
-        lines += ["", f"T2b predicts a helpfulness *gain* (curvature s_H < 0, C2.1) on {t2['n_questions_gain_predicted']} "
-                  f"of {s['n_questions']} questions; {t2['n_questions_p0_below_half']} questions have p₀ < 1/2.", ""]
+            expected = ("n/a" if t2.expected_c is None
+                        else _pm(t2.expected_c[j], t2.expected_se_c[j]))
+            lines.append(f"| {_f(ch[j])} | {_pm(t2.measured_c[j], t2.measured_se_c[j])} | {_f(t2.t2a_c[j])} | "
+                         f"{_f(t2.t2b_c[j])} | {expected} | {_f(t2.z_t2a_c[j])} |")
+        if t2.expected_note:
+            lines += ["", f"E[H] under the A2 model: {t2.expected_note}."]
+        lines += ["", f"T2b predicts a helpfulness *gain* (curvature s_H < 0, C2.1) on {t2.n_questions_gain_predicted} "
+                  f"of {s.n_questions} questions; {t2.n_questions_p0_below_half} questions have p₀ < 1/2.", ""]
         lines += ["### A2 by coefficient (gap changes over question × competitor)", "",
                   "| c | n | mean | std | excess kurtosis | normality p |", "|---|---|---|---|---|---|"]
         for j in _select(ch):
-            row = a2["per_coefficient"][j]
-            lines.append(f"| {_f(row['c'])} | {row['n']} | {_f(row['mean'])} | {_f(row['std'])} | "
-                         f"{_f(row['excess_kurtosis'])} | {_f(row['p_value'])} |")
+            row = a2.per_coefficient[j]
+            lines.append(f"| {_f(row.c)} | {row.n} | {_f(row.mean)} | {_f(row.std)} | "
+                         f"{_f(row.excess_kurtosis)} | {_f(row.p_value)} |")
         lines += ["", "(every coefficient is in report.json)", ""]
-        tr = cond["tradeoff"]
-        pr, me = tr["predicted"], tr["measured"]
-        no_cross = f"none for 0 ≤ c ≤ {_f(max(tr['grid_c']))} (both grids)"
+        tr = cond.tradeoff
+        pr, me = tr.predicted, tr.measured
+        no_cross = f"none for 0 ≤ c ≤ {_f(max(tr.grid_c))} (both grids)"
         lines += ["### Tradeoff (section 4)", "",
                   "| quantity | predicted | measured |", "|---|---|---|",
-                  f"| efficient regime ends (norm units r_eff) | {_f(pr['r_eff'])} | – |",
-                  f"| efficient regime ends (coefficient c_eff) | {_f(pr['c_eff'])} | "
-                  f"{_f(me['crossover_c']) if me['crossover_c'] is not None else no_cross} |",
-                  f"| best norm r*_λ (λ = {_f(tr['lam'])}) | {_f(pr['r_star'])} | – |",
-                  f"| best coefficient c*_λ | {_f(pr['c_star'])} | {_f(me['best_c'])} |",
-                  f"| s_A (gain slope per unit norm) | {_f(pr['s_a'])} | – |",
-                  f"| s_H (loss curvature per unit norm²) | {_f(pr['s_h'])} | – |", ""]
-        joint = tr.get("joint")
+                  f"| efficient regime ends (norm units r_eff) | {_f(pr.r_eff)} | – |",
+                  f"| efficient regime ends (coefficient c_eff) | {_f(pr.c_eff)} | "
+                  f"{_f(me.crossover_c) if me.crossover_c is not None else no_cross} |",
+                  f"| best norm r*_λ (λ = {_f(tr.lam)}) | {_f(pr.r_star)} | – |",
+                  f"| best coefficient c*_λ | {_f(pr.c_star)} | {_f(me.best_c)} |",
+                  f"| s_A (gain slope per unit norm) | {_f(pr.s_a)} | – |",
+                  f"| s_H (loss curvature per unit norm²) | {_f(pr.s_h)} | – |", ""]
+        joint = tr.joint
         if joint:
-            cr = joint["crossover"]
-            lines += [f"Measured on one joint grid ({joint['joint_grid']}; bootstrap over {joint['n_prompts']} prompts "
-                      f"and {joint['n_questions']} questions, {cr['n_boot']} draws, {100 * cr['level']:.0f} % "
+            cr = joint.crossover
+            lines += [f"Measured on one joint grid ({joint.joint_grid}; bootstrap over {joint.n_prompts} prompts "
+                      f"and {joint.n_questions} questions, {cr.n_boot} draws, {100 * cr.level:.0f} % "
                       f"percentile intervals):", "",
                       "| quantity | measured [interval] | predicted |", "|---|---|---|",
-                      f"| crossover Λ = G | {crossover_text(tr)} | c_eff = {_f(joint['predicted_c_eff'])} |"]
-            for lam, iv in (joint.get("crossover_lambda") or {}).items():
+                      f"| crossover Λ = G | {crossover_text(tr)} | c_eff = {_f(joint.predicted_c_eff)} |"]
+            for lam, iv in joint.crossover_lambda.items():
                 if lam == "1":
                     continue
-                est = iv.get("estimate")
-                text = (f"none for 0 < c ≤ {_f(max(joint['grid_c']))}" if est is None else
-                        f"{_f(est)} [{_f(iv['low'])}, {_f(iv['high']) if iv.get('high') is not None else 'beyond grid'}]")
+                est = iv.estimate
+                text = (f"none for 0 < c ≤ {_f(max(joint.grid_c))}" if est is None else
+                        f"{_f(est)} [{_f(iv.low)}, {_f(iv.high) if iv.high is not None else 'beyond grid'}]")
                 lines.append(f"| crossover λΛ = G, λ = {lam} | {text} | r_eff/λ in c units: "
-                             f"{_f(None if joint['predicted_c_eff'] is None else joint['predicted_c_eff'] / float(lam))} |")
-            for lam, iv in joint["best_c"].items():
-                hi = _f(iv["high"]) if iv.get("high") is not None else "n/a"
-                lines.append(f"| best c for G − λΛ, λ = {lam} | {_f(iv['estimate'])} [{_f(iv['low'])}, {hi}] | "
-                             f"c*_λ = {_f(joint['predicted_c_star'].get(lam))} |")
+                             f"{_f(None if joint.predicted_c_eff is None else joint.predicted_c_eff / float(lam))} |")
+            for lam, iv in joint.best_c.items():
+                hi = _f(iv.high) if iv.high is not None else "n/a"
+                lines.append(f"| best c for G − λΛ, λ = {lam} | {_f(iv.estimate)} [{_f(iv.low)}, {hi}] | "
+                             f"c*_λ = {_f(joint.predicted_c_star.get(lam))} |")
             lines.append("")
-            for note in joint.get("notes") or []:
+            for note in joint.notes or []:
                 lines.append(f"- {note}")
-            if joint.get("notes"):
+            if joint.notes:
                 lines.append("")
-        pp = tr.get("per_pair") or {}
-        if pp.get("r_eff"):
-            lines += [f"Per (prompt, question) pair (theory.efficient_radius / best_radius over {pp['n_pairs']} pairs, "
-                      f"{pp['n_infinite']} infinite): r_eff median {_f(pp['r_eff']['median'])} "
-                      f"(quartiles {_f(pp['r_eff']['q25'])}–{_f(pp['r_eff']['q75'])}), r*_λ median "
-                      f"{_f(pp['r_star']['median'])}.", ""]
-        for note in tr.get("notes") or []:
+        pp = tr.per_pair
+        if pp is not None and pp.r_eff:
+            lines += [f"Per (prompt, question) pair (theory.efficient_radius / best_radius over {pp.n_pairs} pairs, "
+                      f"{pp.n_infinite} infinite): r_eff median {_f(pp.r_eff.median)} "
+                      f"(quartiles {_f(pp.r_eff.q25)}–{_f(pp.r_eff.q75)}), r*_λ median "
+                      f"{_f(pp.r_star.median)}.", ""]
+        for note in tr.notes or []:
             lines.append(f"- {note}")
-        p = cond.get("projection")
+        p = cond.projection
         if p:
             lines += [f"### Representations", "",
-                      f"{p['class_names'][0]} against {p['class_names'][1]} ({p.get('description') or 'bundle'}): "
-                      f"linear separation accuracy {100 * p['accuracy_full']:.1f}% in the full space, "
-                      f"{100 * p['accuracy_2d']:.1f}% in the first two principal components "
-                      f"({100 * sum(p['explained_variance']):.0f}% of the variance).", ""]
-        cons = cond["consistency"]
+                      f"{p.class_names[0]} against {p.class_names[1]} ({p.description or 'bundle'}): "
+                      f"linear separation accuracy {100 * p.accuracy_full:.1f}% in the full space, "
+                      f"{100 * p.accuracy_2d:.1f}% in the first two principal components "
+                      f"({100 * sum(p.explained_variance):.0f}% of the variance).", ""]
+        cons = cond.consistency
         lines += [f"Bundle consistency (log-probability change against ⟨δ, u⟩, spread over tokens): behaviour "
-                  f"{_f(cons['behaviour_max'])}, helpfulness {_f(cons['helpfulness_max'])}.", ""]
+                  f"{_f(cons.behaviour_max)}, helpfulness {_f(cons.helpfulness_max)}.", ""]
     if figures:
         lines += ["## Figures", ""] + [f"- `{f}`" for f in figures] + [""]
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from steerbounds.theory._validate import positive_int
+from steerbounds.theory import positive_int
 from scipy.special import log_softmax
 
 from ._bundle import ActivationBundle, BehaviourSweep, HelpfulnessSweep, Projection

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from steerbounds.theory._validate import check_array
+from steerbounds.theory import check_array
 
 from typing import Any
 
 import numpy as np
+
+from ._results import MeasuredOptimum, PredictedTradeoff, TradeoffCheck
 
 
 def _crossover(c: np.ndarray, gain: np.ndarray, loss: np.ndarray) -> float | None:
@@ -36,7 +38,7 @@ def tradeoff(
     s_h_q: np.ndarray,
     kappa_h_q: np.ndarray,
     lam: float,
-) -> dict[str, Any]:
+) -> TradeoffCheck:
     """Alignment gain against helpfulness loss over ``c >= 0``: measured and predicted.
 
     Measured: ``G(c) = mean B(c) - mean B(0)`` (behaviour interpolated onto the
@@ -58,7 +60,7 @@ def tradeoff(
     >>> c = np.linspace(0, 4, 41)
     >>> out = tradeoff(c, 0.5 * c, c, 1 - 0.25 * c**2, s_a_q=np.array([0.5]), kappa_b_q=np.ones(1),
     ...                s_h_q=np.array([0.25]), kappa_h_q=np.ones(1), lam=1.0)
-    >>> round(out["predicted"]["c_eff"], 6), round(out["measured"]["crossover_c"], 6)
+    >>> round(out.predicted.c_eff, 6), round(out.measured.crossover_c, 6)
     (2.0, 2.0)
     """
     curves = {"behaviour_c": behaviour_c, "behaviour_mean_c": behaviour_mean_c, "helpfulness_c": helpfulness_c,
@@ -101,25 +103,25 @@ def tradeoff(
     if s_a <= 0:
         notes.append("mean alignment slope s_A <= 0: steering is not predicted to align, so there is no predicted "
                      "efficient regime or best norm")
-    return {
-        "grid_c": grid,
-        "gain_c": gain,
-        "loss_c": loss,
-        "utility_c": utility,
-        "lam": lam,
-        "measured": {
-            "crossover_c": measured_cross,
-            "best_c": float(grid[int(np.argmax(utility))]),
-            "best_utility": float(utility.max()),
-        },
-        "predicted": {
-            "s_a": s_a, "s_h": s_h, "gain_slope_c": g_a, "loss_curvature_c": l_h,
-            "r_eff": r_eff, "r_star": None if r_eff is None else r_eff / (2 * lam),
-            "c_eff": c_eff, "c_star": None if c_eff is None else c_eff / (2 * lam),
-            "gain_c": g_a * grid, "loss_c": l_h * grid**2,
-        },
-        "notes": notes,
-    }
+    return TradeoffCheck(
+        grid_c=grid,
+        gain_c=gain,
+        loss_c=loss,
+        utility_c=utility,
+        lam=lam,
+        measured=MeasuredOptimum(
+            crossover_c=measured_cross,
+            best_c=float(grid[int(np.argmax(utility))]),
+            best_utility=float(utility.max()),
+        ),
+        predicted=PredictedTradeoff(
+            s_a=s_a, s_h=s_h, gain_slope_c=g_a, loss_curvature_c=l_h,
+            r_eff=r_eff, r_star=None if r_eff is None else r_eff / (2 * lam),
+            c_eff=c_eff, c_star=None if c_eff is None else c_eff / (2 * lam),
+            gain_c=g_a * grid, loss_c=l_h * grid**2,
+        ),
+        notes=notes,
+    )
 
 
 def projection_2d(representations_nd: np.ndarray, labels_n: np.ndarray) -> dict[str, Any]:

@@ -26,8 +26,8 @@ def a1_per_prompt(sweep):
 def t1_with_smallest_margin(sweep):
     """Per prompt and c > 0: tanh(r Delta/2 + artanh B_0), Delta the smallest margin of the A1 prompts."""
     good = a1_per_prompt(sweep)
-    margin = np.nanmin(a1_margins(sweep)["margin_qc"][good])
-    radius_qc = a1_margins(sweep)["radius_qc"]
+    margin = np.nanmin(a1_margins(sweep).margin_qc[good])
+    radius_qc = a1_margins(sweep).radius_qc
     b_qc = behaviour_values(sweep)
     b0_q = b_qc[:, sweep.coefficients_c == 0][:, 0]
     positive = sweep.coefficients_c > 0

@@ -27,15 +27,15 @@ def test_a1_wraps_the_validation_measurement_and_t1_check():
                              behaviour_b0=0.2, a1_failing=(2,)).behaviour
     holds = A1.holds(sweep)
     margins = a1_margins(sweep)
-    np.testing.assert_array_equal(holds, margins["holds_qc"] & (margins["radius_qc"] != 0))
+    np.testing.assert_array_equal(holds, margins.holds_qc & (margins.radius_qc != 0))
     assert not holds[2].any() and holds[[0, 1, 3]][:, sweep.coefficients_c != 0].all()
     evaluation = A1.evaluate(sweep)
     # one aligned and one misaligned token: T1 holds with equality where A1 holds
     assert evaluation.holds and abs(evaluation.worst_slack) < 1e-12
     b_qc = behaviour_values(sweep)
-    expected = check_t1(b_qc, margins["radius_qc"], margins["margin_qc"], b_qc[:, 10])["bound_qc"]
+    expected = check_t1(b_qc, margins.radius_qc, margins.margin_qc, b_qc[:, 10]).bound_qc
     checked = evaluation.checked
-    np.testing.assert_allclose(evaluation.bound[checked], (np.sign(margins["radius_qc"]) * expected)[checked])
+    np.testing.assert_allclose(evaluation.bound[checked], (np.sign(margins.radius_qc) * expected)[checked])
 
 
 def test_a1_report_keeps_the_failing_prompts():
@@ -44,7 +44,7 @@ def test_a1_report_keeps_the_failing_prompts():
     assert not report.holds
     assert [d["index"] for d in report.detail] == [1, 4]
     assert report.statistic["min margin"] < 0 < report.statistic["median margin"]
-    assert "A1 fails" in str(report) and report.raw["margin_qc"].shape == (5, 21)
+    assert "A1 fails" in str(report) and report.raw.margin_qc.shape == (5, 21)
 
 
 def test_a3_report_flags_a_saturating_response():

@@ -21,8 +21,8 @@ from steerbounds.validation import a1_margins, behaviour_values
 
 def _sweep_parts(sweep):
     out = a1_margins(sweep)
-    defined = out["radius_qc"] != 0
-    return out["radius_qc"], np.where(defined, out["margin_qc"], 0.0), defined
+    defined = out.radius_qc != 0
+    return out.radius_qc, np.where(defined, out.margin_qc, 0.0), defined
 
 
 def _t1_double_slope(sweep):

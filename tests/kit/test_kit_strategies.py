@@ -52,7 +52,7 @@ def test_arguments_are_checked_when_the_strategy_is_built(make, message):
 @given(sweep=behaviour_sweeps(min_prompts=3, max_prompts=5, max_failing=2))
 def test_behaviour_sweeps_plant_failing_prompts_at_the_end(sweep):
     assert isinstance(sweep, BehaviourSweep) and 3 <= sweep.n_prompts <= 5
-    margins = a1_margins(sweep)["margin_qc"]
+    margins = a1_margins(sweep).margin_qc
     steered = sweep.coefficients_c != 0
     failing = ~(margins[:, steered] > 0).all(axis=1)
     n = int(failing.sum())

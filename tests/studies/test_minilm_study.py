@@ -104,11 +104,11 @@ def test_t1_is_tight_for_one_sentence_each_on_the_final_representation(study):
         dhat = b.delta_qcd / r[..., None]
     margin = np.where(r != 0, dhat @ (b.unembed_rd[0] - b.unembed_rd[2]), np.nan)
     out = check_t1(beh, r, margin, beh[:, 4])
-    assert out["n_checked"] == 48 and out["n_violations"] == 0
-    assert np.nanmax(np.abs(out["slack_qc"])) < 1e-9
+    assert out.n_checked == 48 and out.n_violations == 0
+    assert np.nanmax(np.abs(out.slack_qc)) < 1e-9
     # A planted error (the misaligned row taken for the aligned one) is caught.
     wrong = np.where(r != 0, dhat @ (b.unembed_rd[1] - b.unembed_rd[2]) + 0.5, np.nan)
-    assert check_t1(beh, r, wrong, beh[:, 4])["n_violations"] > 0
+    assert check_t1(beh, r, wrong, beh[:, 4]).n_violations > 0
 
 
 @needs_wheel
@@ -134,7 +134,7 @@ def test_resume_reuses_chunks_and_refuses_another_configuration(study, encoder):
     assert {p: p.stat().st_mtime_ns for p in chunks} == stamps
     assert labels.count("behaviour sweep") == 2 and labels[-1] == "final-representation condition"
     again = analyze_bundle(bundles[0], CONFIG.validation)
-    assert again["verdicts"] == result["report"]["summary"]["mid_layers"]
+    assert again.verdicts.to_dict() == result["report"]["summary"]["mid_layers"]
     with pytest.raises(ResumeMismatchError, match="behaviour_grid"):
         run_study(encoder, _data(), dataclasses.replace(CONFIG, behaviour_grid=(-1.0, 1.0, 0.5)), out)
 

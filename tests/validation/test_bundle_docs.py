@@ -54,5 +54,5 @@ def test_documented_exporter_writes_a_valid_consistent_bundle(tmp_path):
     alone = model(input_ids=prompts[4:5, -3:]).logits[0, -1].double().log_softmax(-1)[[1, 2, 3, 4]].detach().numpy()
     np.testing.assert_allclose(bundle.behaviour.logprobs_qcr[4, 4], alone, atol=1e-4)
     result = analyze_bundle(bundle, ValidationConfig())
-    assert result["consistency"]["behaviour_max"] < 1e-3  # delta is the change of lm_head's input
-    assert result["T1"]["n_violations"] == 0 and result["T1"]["n_checked"] + result["T1"]["n_outside_a1"] == 5 * 8
+    assert result.consistency.behaviour_max < 1e-3  # delta is the change of lm_head's input
+    assert result.t1.n_violations == 0 and result.t1.n_checked + result.t1.n_outside_a1 == 5 * 8

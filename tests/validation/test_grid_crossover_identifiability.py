@@ -116,28 +116,28 @@ def test_measured_tradeoff_input_errors():
 def test_identifiability_rule_on_known_cases():
     c = np.linspace(-10, 10, 81)
     good = fit_bell(c, bell_curve(c, 0.3, 0.4) + 0.001 * np.random.default_rng(0).normal(size=c.size))
-    assert identifiability(good, ("a", "b"))["identifiable"]
+    assert identifiability(good, ("a", "b")).identifiable
     # flat data: the curvature b is not determined (the old toy's final-representation case)
     flat = fit_bell(c, 0.995 + 1e-4 * np.random.default_rng(1).normal(size=c.size))
     verdict = identifiability(flat, ("a", "b"))
-    assert not verdict["identifiable"]
-    assert any("R^2" in r or "relative standard error" in r for r in verdict["reasons"])
+    assert not verdict.identifiable
+    assert any("R^2" in r or "relative standard error" in r for r in verdict.reasons)
     # a good R^2 but a huge SE on b is still not identifiable
     rule = identifiability({"converged": True, "r2": 0.95, "a": 0.1, "a_se": 0.001, "b": 47.9, "b_se": 1.8e4},
                            ("a", "b"))
-    assert not rule["identifiable"] and rule["relative_se"]["b"] == pytest.approx(1.8e4 / 47.9)
+    assert not rule.identifiable and rule.relative_se["b"] == pytest.approx(1.8e4 / 47.9)
     # the thresholds are the stated ones: 50 % relative SE and R^2 0.5
     edge = {"converged": True, "r2": 0.5, "b": 1.0, "b_se": 0.5}
-    assert identifiability(edge, ("b",))["identifiable"]
-    assert not identifiability({**edge, "b_se": 0.51}, ("b",))["identifiable"]
-    assert not identifiability({**edge, "r2": 0.49}, ("b",))["identifiable"]
-    assert not identifiability({"converged": False, "note": "boom"}, ("b",))["identifiable"]
+    assert identifiability(edge, ("b",)).identifiable
+    assert not identifiability({**edge, "b_se": 0.51}, ("b",)).identifiable
+    assert not identifiability({**edge, "r2": 0.49}, ("b",)).identifiable
+    assert not identifiability({"converged": False, "note": "boom"}, ("b",)).identifiable
 
 
 def test_tanh_fit_on_a_flat_line_is_not_identifiable():
     c = np.linspace(-5, 5, 51)
     fit = fit_tanh(c, 0.3 + 0.001 * np.random.default_rng(0).normal(size=c.size))
-    assert not identifiability(fit, ("a", "b0"))["identifiable"]
+    assert not identifiability(fit, ("a", "b0")).identifiable
 
 
 def test_restricted_bell_only_where_its_range_contains_the_data():

@@ -48,11 +48,11 @@ def _own_rows_bundle(shared, seed=0):
 
 def test_per_question_rows_equal_to_shared_rows_give_the_same_analysis(shared):
     a, b = analyze_bundle(shared), analyze_bundle(_as_per_question(shared))
-    assert a["sizes"]["option_rows"] == "shared" and b["sizes"]["option_rows"] == "per_question"
-    np.testing.assert_allclose(b["assumptions"]["A2"]["x_qci"], a["assumptions"]["A2"]["x_qci"], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(b["T2"]["t2a_c"], a["T2"]["t2a_c"], rtol=1e-12)
-    assert b["verdicts"] == a["verdicts"]
-    assert b["consistency"]["helpfulness_max"] == pytest.approx(a["consistency"]["helpfulness_max"], abs=1e-12)
+    assert a.sizes.option_rows == "shared" and b.sizes.option_rows == "per_question"
+    np.testing.assert_allclose(b.assumptions.a2.x_qci, a.assumptions.a2.x_qci, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(b.t2.t2a_c, a.t2.t2a_c, rtol=1e-12)
+    assert b.verdicts == a.verdicts
+    assert b.consistency.helpfulness_max == pytest.approx(a.consistency.helpfulness_max, abs=1e-12)
 
 
 def test_gap_changes_use_each_questions_own_rows(shared):
@@ -128,6 +128,6 @@ def test_no_efficient_regime_without_an_alignment_gain():
     c = np.linspace(0, 2, 21)
     out = tradeoff(c, 0.1 * c, c, 0.5 - 0.01 * c**2, s_a_q=np.array([-0.4]), kappa_b_q=np.ones(1),
                    s_h_q=np.array([0.01]), kappa_h_q=np.ones(1), lam=1.0)
-    pred = out["predicted"]
-    assert pred["r_eff"] is None and pred["c_eff"] is None and pred["r_star"] is None and pred["c_star"] is None
-    assert any("no predicted efficient regime" in n for n in out["notes"])
+    pred = out.predicted
+    assert pred.r_eff is None and pred.c_eff is None and pred.r_star is None and pred.c_star is None
+    assert any("no predicted efficient regime" in n for n in out.notes)

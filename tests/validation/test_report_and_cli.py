@@ -90,3 +90,14 @@ def test_markdown_reports_a_t1_violation_loudly():
                          "r": 1.0, "margin": 1.0, "slack": -0.1}]
     md = render_markdown(report)
     assert "1 VIOLATIONS (a bug)" in md and "violation: prompt 0" in md
+
+
+def test_plot_refuses_a_report_whose_condition_is_not_an_analysis(tmp_path, capsys):
+    """report.json is the typed results' serialised form: a condition with an unknown key stops plot with one line."""
+    report = build_report([analyze_bundle(synthetic_bundle(seed=0, n_prompts=2, n_questions=20))])
+    report["conditions"]["synthetic"]["T1"]["extra"] = 1
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    assert main(["plot", str(path), "--out", str(tmp_path / "figs")]) == 2
+    err = capsys.readouterr().err
+    assert "AlignmentBoundCheck.from_dict: unknown keys ['extra']" in err and "Traceback" not in err

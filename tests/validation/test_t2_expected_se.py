@@ -15,7 +15,7 @@ def _run(seed, *, k):
     cov = 0.5 * np.eye(k) + 0.1
     measured = np.full((nq, 3), 0.4)
     out = compare_t2(measured, radius, gaps, cov, n_mc=256, seed=seed)
-    return out["expected_c"], out["expected_se_c"]
+    return out.expected_c, out.expected_se_c
 
 
 def test_monte_carlo_se_matches_spread_over_seeds():

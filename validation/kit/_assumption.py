@@ -225,7 +225,7 @@ class AssumptionReport:
     fraction_holding: float  # fraction of the prompts (elements) where the predicate holds
     statistic: Mapping[str, float]  # the numbers behind the verdict
     detail: tuple[Mapping[str, Any], ...] = ()  # per-prompt detail of where it fails (nothing dropped)
-    raw: Mapping[str, Any] | None = None  # the full measurement (e.g. steerbounds.validation's dict)
+    raw: Any = None  # the full measurement (e.g. steerbounds.validation's MarginCheck)
 
     def __str__(self) -> str:
         verdict = "holds" if self.holds else "fails"

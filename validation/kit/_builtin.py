@@ -32,6 +32,7 @@ from .._assumptions import a1_margins, a2_gap_changes, a3_linear_response, a4_be
 from .._bundle import BehaviourSweep, HelpfulnessSweep
 from .._checks import behaviour_values, check_t1, compare_t2, helpfulness_values
 from .._config import ValidationConfig
+from .._results import SweepLinearity
 from ._assumption import Assumption, AssumptionReport, Inequality
 from ._gaps import GapChangeModel, gap_change_models
 from ._sweeps import behaviour_sweeps, helpfulness_sweeps
@@ -58,28 +59,29 @@ def _zero_index(coefficients_c: np.ndarray) -> int:
 def _a1_predicate(sweep: BehaviourSweep) -> np.ndarray:
     _require(BehaviourSweep, "A1", sweep)
     out = a1_margins(sweep, _CONFIG)
-    return out["holds_qc"] & (out["radius_qc"] != 0)
+    return out.holds_qc & (out.radius_qc != 0)
 
 
 def _t1(sweep: BehaviourSweep) -> Inequality:
     out = a1_margins(sweep, _CONFIG)
     b_qc = behaviour_values(sweep)
     b0_q = b_qc[:, _zero_index(sweep.coefficients_c)]
-    r_qc, margin_qc = out["radius_qc"], out["margin_qc"]
+    r_qc, margin_qc = out.radius_qc, out.margin_qc
     t1 = check_t1(b_qc, r_qc, margin_qc, b0_q, atol=0.0)
     defined = (r_qc != 0) & np.isfinite(margin_qc) & (np.abs(b0_q)[:, None] < 1.0)
     sign = np.sign(r_qc)
-    return Inequality(observed=sign * b_qc, bound=np.where(defined, sign * t1["bound_qc"], 0.0), where=defined)
+    return Inequality(observed=sign * b_qc, bound=np.where(defined, sign * t1.bound_qc, 0.0), where=defined)
 
 
 def _a1_report(sweep: BehaviourSweep) -> AssumptionReport:
     _require(BehaviourSweep, "A1", sweep)
     out = a1_margins(sweep, _CONFIG)
-    summary = out["margin_summary"]
+    summary = out.margin_summary
     return AssumptionReport(
-        "A1", out["holds"], out["fraction_holding"],
-        {"min margin": summary.get("min", float("nan")), "median margin": summary.get("median", float("nan"))},
-        tuple(out["failing_prompts"]), out,
+        "A1", out.holds, out.fraction_holding,
+        {"min margin": float("nan") if summary.min is None else summary.min,
+         "median margin": float("nan") if summary.median is None else summary.median},
+        tuple(p.to_dict() for p in out.failing_prompts), out,
     )
 
 
@@ -100,32 +102,32 @@ A1 = Assumption(
 
 def _a2_predicate(sweep: HelpfulnessSweep) -> bool:
     _require(HelpfulnessSweep, "A2", sweep)
-    return a2_gap_changes(sweep, _CONFIG)["holds"]
+    return a2_gap_changes(sweep, _CONFIG).holds
 
 
 def _t2a(sweep: HelpfulnessSweep) -> Inequality:
     a2 = a2_gap_changes(sweep, _CONFIG)
-    gaps_qk = a2["gaps_qci"][:, _zero_index(sweep.coefficients_c), :]
+    gaps_qk = a2.gaps_qci[:, _zero_index(sweep.coefficients_c), :]
     measured_qc = helpfulness_values(sweep)["restricted_qc"]
-    t2 = compare_t2(measured_qc, a2["radius_qc"], gaps_qk, a2["covariance"]["sigma_kk"], n_mc=16)
-    return Inequality(observed=t2["measured_c"], bound=t2["t2a_c"], stderr=t2["measured_se_c"])
+    t2 = compare_t2(measured_qc, a2.radius_qc, gaps_qk, a2.covariance.sigma_kk, n_mc=16)
+    return Inequality(observed=t2.measured_c, bound=t2.t2a_c, stderr=t2.measured_se_c)
 
 
 def _a2_report(sweep: HelpfulnessSweep) -> AssumptionReport:
     _require(HelpfulnessSweep, "A2", sweep)
     out = a2_gap_changes(sweep, _CONFIG)
-    normal, bias = out["normality"], out["bias"]
+    normal, bias = out.normality, out.bias
     statistic = {
-        "min normality p-value": normal["min_p_value"] if normal["min_p_value"] is not None else float("nan"),
-        "normality tests rejected": normal["n_rejected"],
-        "std vs |c| R^2": out["std_fit"]["r2"],
-        "mean per unit norm mu": bias["mu"],
-        "mu z-score": bias["z"],
+        "min normality p-value": normal.min_p_value if normal.min_p_value is not None else float("nan"),
+        "normality tests rejected": normal.n_rejected,
+        "std vs |c| R^2": out.std_fit.r2,
+        "mean per unit norm mu": bias.mu,
+        "mu z-score": bias.z,
     }
-    checks = (("normality", normal["holds"]), ("std linear in |c|", out["std_linear"]["holds"]),
-              ("zero mean", not bias["significant"]))
+    checks = (("normality", normal.holds), ("std linear in |c|", out.std_linear.holds),
+              ("zero mean", not bias.significant))
     detail = tuple({"check": name, "holds": ok} for name, ok in checks if not ok)
-    return AssumptionReport("A2", out["holds"], float(out["holds"]), statistic, detail, out)
+    return AssumptionReport("A2", out.holds, float(out.holds), statistic, detail, out)
 
 
 A2 = Assumption(
@@ -143,7 +145,7 @@ A2 = Assumption(
 # ---------------------------------------------------------------- A3 and T1 in coefficient units
 
 
-def _a3_measure(sweep: BehaviourSweep) -> dict:
+def _a3_measure(sweep: BehaviourSweep) -> SweepLinearity:
     _require(BehaviourSweep, "A3", sweep)
     return a3_linear_response(sweep.coefficients_c, sweep.delta_qcd, sweep.prompts, _CONFIG)
 
@@ -152,7 +154,7 @@ def _a3_predicate(sweep: BehaviourSweep) -> np.ndarray:
     a3 = _a3_measure(sweep)
     a1 = _a1_predicate(sweep)
     steered = sweep.coefficients_c != 0
-    prompt_ok = (a3["r2_q"] >= _CONFIG.r2_min) & (a3["min_cosine_q"] >= _CONFIG.cosine_min)
+    prompt_ok = (a3.r2_q >= _CONFIG.r2_min) & (a3.min_cosine_q >= _CONFIG.cosine_min)
     prompt_ok &= a1[:, steered].all(axis=1)
     return np.broadcast_to(prompt_ok[:, None], a1.shape)
 
@@ -163,7 +165,7 @@ def _t1_in_coefficients(sweep: BehaviourSweep) -> Inequality:
     a1 = a1_margins(sweep, _CONFIG)
     norm_qc = np.linalg.norm(sweep.delta_qcd, axis=-1)
     kappa_min_q = (norm_qc[:, steered] / np.abs(c[steered])).min(axis=1)
-    margin_min_q = np.nanmin(np.where(steered, a1["margin_qc"], np.nan), axis=1)
+    margin_min_q = np.nanmin(np.where(steered, a1.margin_qc, np.nan), axis=1)
     b_qc = behaviour_values(sweep)
     b0_q = b_qc[:, _zero_index(c)]
     defined = steered[None, :] & (np.abs(b0_q)[:, None] < 1.0) & (margin_min_q > 0)[:, None]
@@ -178,11 +180,12 @@ def _t1_in_coefficients(sweep: BehaviourSweep) -> Inequality:
 
 def _a3_report(sweep: BehaviourSweep) -> AssumptionReport:
     out = _a3_measure(sweep)
-    holds_q = (out["r2_q"] >= _CONFIG.r2_min) & (out["min_cosine_q"] >= _CONFIG.cosine_min)
-    statistic = {"min R^2 of ||delta|| vs |c|": out["r2_summary"]["min"],
-                 "min direction cosine": out["min_cosine_summary"]["min"],
-                 "median kappa": out["kappa_summary"]["median"]}
-    return AssumptionReport("A3", out["holds"], float(holds_q.mean()), statistic, tuple(out["failing_prompts"]), out)
+    holds_q = (out.r2_q >= _CONFIG.r2_min) & (out.min_cosine_q >= _CONFIG.cosine_min)
+    statistic = {"min R^2 of ||delta|| vs |c|": out.r2_summary.min,
+                 "min direction cosine": out.min_cosine_summary.min,
+                 "median kappa": out.kappa_summary.median}
+    return AssumptionReport("A3", out.holds, float(holds_q.mean()), statistic,
+                            tuple(p.to_dict() for p in out.failing_prompts), out)
 
 
 A3 = Assumption(
@@ -203,7 +206,7 @@ A3 = Assumption(
 
 def _a4_predicate(sweep: BehaviourSweep) -> np.ndarray:
     _require(BehaviourSweep, "A4", sweep)
-    return a4_behaviour_mass(sweep, _CONFIG)["mass_qc"] >= _CONFIG.mass_min
+    return a4_behaviour_mass(sweep, _CONFIG).mass_qc >= _CONFIG.mass_min
 
 
 def _c1_3(sweep: BehaviourSweep) -> Inequality:
@@ -217,8 +220,9 @@ def _c1_3(sweep: BehaviourSweep) -> Inequality:
 def _a4_report(sweep: BehaviourSweep) -> AssumptionReport:
     _require(BehaviourSweep, "A4", sweep)
     out = a4_behaviour_mass(sweep, _CONFIG)
-    statistic = {"min mass": out["mass_summary"]["min"], "mass threshold 1 - eta": out["mass_min"]}
-    return AssumptionReport("A4", out["holds"], out["fraction_holding"], statistic, tuple(out["failing_prompts"]), out)
+    statistic = {"min mass": out.mass_summary.min, "mass threshold 1 - eta": out.mass_min}
+    return AssumptionReport("A4", out.holds, out.fraction_holding, statistic,
+                            tuple(p.to_dict() for p in out.failing_prompts), out)
 
 
 A4 = Assumption(

@@ -182,7 +182,7 @@ def summarize_behaviour(sweep: BehaviourSweep) -> str:
     c = sweep.coefficients_c
     a1 = a1_margins(sweep)
     steered = c != 0
-    margin_q = np.nanmin(np.where(steered, a1["margin_qc"], np.nan), axis=1)
+    margin_q = np.nanmin(np.where(steered, a1.margin_qc, np.nan), axis=1)
     norm_qc = np.linalg.norm(sweep.delta_qcd, axis=-1)
     kappa_q = (norm_qc[:, steered] / np.abs(c[steered])).max(axis=1)
     b_qc = behaviour_values(sweep)

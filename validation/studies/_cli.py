@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .._cli import _error
+from .._cli import _error, strict_status
 
 _VECTOR_METHODS = {"pca": "pca", "mean-difference": "mean_difference", "caa": "caa"}
 
@@ -175,6 +175,4 @@ def _reproduce(args: argparse.Namespace) -> int:
         return _error(str(e))
     print(f"wrote {out['json']} and {out['markdown']} ({len(out['figures'])} figure files) in "
           f"{out['wall_seconds']:.0f} s ({out['cpu_seconds']:.0f} s CPU)")
-    from steerbounds.validation._cli import strict_status
-
     return strict_status(args, out["report"])

@@ -43,7 +43,9 @@ from steerbounds.numerics import (
 )
 
 from .._bundle import FORMAT_VERSION, ActivationBundle, BehaviourSweep, HelpfulnessSweep, Projection, save_bundle
+from .._checks import behaviour_values, helpfulness_values
 from .._config import ValidationConfig
+from .._grid import choose_grid, grid_coverage, layered_grid, measure_scales
 from ._data import StudyData
 from ._store import SweepStore, chunks, run_chunked
 from ._text_data import MCQuestion
@@ -411,9 +413,6 @@ def auto_grid(measure: Callable[[np.ndarray], ActivationBundle], c_pilot: float,
     (True, True)
     """
     import math
-
-    from .._checks import behaviour_values, helpfulness_values
-    from .._grid import choose_grid, grid_coverage, layered_grid, measure_scales
 
     if not (c_pilot > 0 and math.isfinite(c_pilot)):
         raise ValueError(f"c_pilot must be positive and finite, got {c_pilot}")
