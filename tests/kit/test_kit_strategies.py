@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from steerbounds import alignment_bound, behaviour_expectation
 from steerbounds.numerics import TransformerConfig, forward, make_steering
@@ -98,6 +98,9 @@ def test_t1_holds_on_a_random_transformer_steered_mid_layer(steer_instance):
     delta = np.asarray(steered.h_btd[0, -1], np.float64) - np.asarray(base.h_btd[0, -1], np.float64)
     unembed = np.asarray(net.model.unembedding()[0], np.float64)
     r = np.linalg.norm(delta)
+    # With d_model = 2 a step along x itself leaves h = RMSNorm(x) unchanged: then nothing is steered and T1 says
+    # nothing (r = 0); such draws are set aside rather than divided by zero.
+    assume(r > 1e-5)
     w = unembed @ (delta / r)
     order = np.argsort(w)
     plus, minus = order[-2:], order[:2]  # token sets chosen so that A1 holds: margin > 0
