@@ -176,7 +176,7 @@ def _decode_step(model, prompt: PromptArrays, cache, gen_k, gen_v, tokens_bs, st
     """Feed tokens (b, s) at slot ``step``: write their keys and values, return the next logits (b, s, V)."""
     n = model.config.n_layers
     b, s = tokens_bs.shape
-    slots = gen_k.shape[3]
+    slots = gen_k.shape[4]
     positions = jnp.broadcast_to(prompt.lengths_b[:, None] + step, (b, s))[..., None]  # (b, s, 1)
     x = embed(model, tokens_bs[..., None], positions)
     cos, sin = rotary(model, positions)
@@ -187,9 +187,9 @@ def _decode_step(model, prompt: PromptArrays, cache, gen_k, gen_v, tokens_bs, st
     for layer in range(n):
         block = model.blocks[layer]
         q, k, v = project(block, x, cos, sin)
-        at = (jnp.asarray(layer, step.dtype), zero, zero, step, zero, zero)
-        gen_k = jax.lax.dynamic_update_slice(gen_k, k[None].astype(gen_k.dtype), at)
-        gen_v = jax.lax.dynamic_update_slice(gen_v, v[None].astype(gen_v.dtype), at)
+        at = (jnp.asarray(layer, step.dtype), zero, zero, zero, step, zero)  # in place: the loop carries the cache
+        gen_k = jax.lax.dynamic_update_slice(gen_k, jnp.swapaxes(k, 2, 3)[None].astype(gen_k.dtype), at)
+        gen_v = jax.lax.dynamic_update_slice(gen_v, jnp.swapaxes(v, 2, 3)[None].astype(gen_v.dtype), at)
         segments = []
         if has_span:
             segments.append(Segment("span", cache.span_k[layer], cache.span_v[layer],
@@ -235,7 +235,7 @@ def _generate_core(
         kc = jax.vmap(lambda k: jax.random.fold_in(k, ci))(key_b)
         return jax.vmap(lambda k: jax.vmap(lambda j: jax.random.fold_in(k, j))(jnp.arange(n_samples)))(kc)
 
-    kv_shape = (n, b, n_samples, max(n_new - 1, 1), config.n_kv_heads, config.head_size)
+    kv_shape = (n, b, n_samples, config.n_kv_heads, max(n_new - 1, 1), config.head_size)
 
     def run_chunk(args):
         cs, cis = args
