@@ -389,7 +389,7 @@ def five_x_statement(speed: dict, ideal: dict, med: dict) -> str:
     ratio = speed["limit_ratio_theirs_over_ours"]
     parts = [f"Both sides at the machine's limits (FLOPs at the measured matmul peak or bytes at the copy bandwidth, "
              f"step by step) give (c) {ratio:.2f}x over (a) and (b) (FLOP ratio {speed['flop_ratio_theirs_over_ours']:.2f}); "
-             f"(c) at its limit would take {ideal['ours_total_s']:.1f} s"]
+             f"(c) at its limit would take {ideal['ours_total_s']:.3g} s"]
     best = 0.0
     for other in ("a", "b"):
         if other in med:
@@ -625,7 +625,7 @@ def format_table(report: dict) -> str:
     for name in ("a", "b", "c"):
         sec = res["sections"].get(name)
         if sec and "limit_s" in sec:
-            lines.append(f"({name}) at {100 * sec['fraction_of_limit']:.0f}% of its limit ({sec['limit_s']:.1f} s: FLOPs at "
+            lines.append(f"({name}) at {100 * sec['fraction_of_limit']:.0f}% of its limit ({sec['limit_s']:.3g} s: FLOPs at "
                          f"the peak or bytes at the bandwidth, whichever is larger, step by step); prefill "
                          f"{100 * sec['prefill_fraction_of_limit']:.0f}%, decode {100 * sec['decode_fraction_of_limit']:.0f}%")
     lines.append("5x: " + lim["five_x"])
