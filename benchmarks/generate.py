@@ -350,7 +350,12 @@ def count_flops(cfg: GenConfig, model_cfg, tokens, mask, span: int) -> dict:
         own_part = sum(block_flops(model_cfg, o, span + (o + 1) / 2) for o in own)
         return n_blocks * (span_part + own_part)
 
-    ours_prefill = prompt_blocks(first + 1) + k * (prompt_blocks(n - first - 1) + unembed_flops(model_cfg, b))
+    # the last block: keys and values at every prompt position, the rest at each prompt's last token only
+    kv_flops = 2 * (span + own.sum()) * model_cfg.d_model * 2 * model_cfg.n_kv_heads * model_cfg.head_size
+    last_block = kv_flops + block_flops(model_cfg, b, float(lengths.mean()))
+    later = max(n - first - 1, 0)
+    ours_prefill = prompt_blocks(first + 1) + k * (
+        (prompt_blocks(later - 1) + last_block if later else 0.0) + unembed_flops(model_cfg, b))
     ctx = lengths.mean() + np.arange(1, n_new).mean() if n_new > 1 else lengths.mean()
     decode = k * (n_new - 1) * (n * block_flops(model_cfg, b, ctx) + unembed_flops(model_cfg, b))
     theirs_prefill = k * (n * block_flops(model_cfg, b * t, (t + 1) / 2) + unembed_flops(model_cfg, b))

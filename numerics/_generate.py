@@ -227,7 +227,10 @@ def _generate_core(
     last_where = prompt.own_mask_bt[:, -1] & prompt.own_steer_bt[:, -1]
     # 1. blocks before the first steered layer: the same for every coefficient
     x_span0, x_own0 = embed_prompts(model, prompt)
-    x_span0, x_own0, shared, _ = prefill(model, prompt, x_span0, x_own0, None, start=0, stop=prefix_stop)
+    # The last block's keys and values cover every prompt position, but its output is needed at the last one only
+    # (the first new token's logits): its queries, attention output and MLP run there alone (``last_only_at``).
+    x_span0, x_own0, shared, _ = prefill(model, prompt, x_span0, x_own0, None, start=0, stop=prefix_stop,
+                                         last_only_at=n - 1 if pending is None else None)
     key_b = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(b))
 
     def prefill_one(c):
@@ -237,7 +240,8 @@ def _generate_core(
             x_own = steer(x_own, st, pending, own_where)
             if has_span:
                 x_span = steer(x_span, st, pending, span_where)
-        _, x_own, own_cache, _ = prefill(model, prompt, x_span, x_own, st, start=prefix_stop, stop=n)
+        _, x_own, own_cache, _ = prefill(model, prompt, x_span, x_own, st, start=prefix_stop, stop=n,
+                                         last_only_at=n - 1)
         logits_bv, _ = _final(model, x_own[:, 0, -1], st, None, last_where)
         return own_cache, logits_bv
 
