@@ -521,8 +521,10 @@ def format_table(report: dict) -> str:
         f"{cfg['prompts']} prompts x {cfg['tokens']} tokens; {cfg['coefficients']} coefficients; "
         f"steering at layers {cfg['layers']}; medians of {cfg['repeats']} interleaved rounds (single passes {INNER} times a round)",
         f"load average at start {tuple(round(x, 2) for x in env['load_average_start'])}, "
-        f"at end {tuple(round(x, 2) for x in env['load_average_end'])}; {report['machine']['cpu_count']} CPUs; "
-        f"chunk size {env['chunk_size']}; XLA_FLAGS={env['xla_flags']!r}; torch threads {env['torch_threads']} "
+        f"at end {tuple(round(x, 2) for x in env['load_average_end'])}; {report['machine']['cpu']} "
+        f"({report['machine']['cpu_count']} CPUs; vector extensions {' '.join(report['machine']['vector_extensions'])}); "
+        f"chunk size {env['chunk_size']}; XLA_FLAGS={env['xla_flags']!r}; XLA threads "
+        f"{report['machine']['affinity_cpus']} (one per usable core); torch threads {env['torch_threads']} "
         f"(OMP_WAIT_POLICY={env['omp_wait_policy']})",
         "",
         f"{'section':<40} {'wall s':>9} {'cpu s':>9} {'coef-prompts/s':>15} {'peak RSS MiB (+section)':>24}",

@@ -178,8 +178,10 @@ def _rotate(x, cos, sin):
     return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1).astype(x.dtype)
 
 
-# Einsum subscripts of a segment's keys: span (p, k, h), own tokens (b, p, k, h), generated (b, s, p, k, h).
-_KEYS = {"span": "pkh", "own": "bpkh", "gen": "bspkh"}
+# Einsum subscripts of a segment's keys and values: span (k, p, h), own tokens (b, k, p, h), generated
+# (b, s, k, p, h). Heads come before positions so that the batch axes of both attention products lead and
+# positions and head features trail: the products read the cache in place, without a transposed copy per step.
+_KEYS = {"span": "kph", "own": "bkph", "gen": "bskph"}
 
 
 class Segment(NamedTuple):
@@ -237,7 +239,7 @@ def finish(block: Block, x, attended) -> jax.Array:
 
 
 class PromptCache(NamedTuple):
-    """Per layer: keys and values of the span ((P, kv, hd), or None) and of the own tokens ((b, T, kv, hd))."""
+    """Per layer: keys and values of the span ((kv, P, hd), or None) and of the own tokens ((b, kv, T, hd))."""
 
     span_k: tuple
     span_v: tuple
@@ -315,13 +317,13 @@ def prefill(
         k_s = v_s = None
         if has_span:
             q, k, v = project(block, x_span, cos_s, sin_s)
-            k_s, v_s = k[0, 0], v[0, 0]
+            k_s, v_s = jnp.swapaxes(k[0, 0], 0, 1), jnp.swapaxes(v[0, 0], 0, 1)  # (kv, P, hd)
             if layer != last_only_at:  # after that block only the own tokens' last column is needed
                 x_span = finish(block, x_span, attend(block, q, [Segment("span", k_s, v_s, span_self)]))
                 x_span = steer(x_span, steering, layer, span_where[None, None])
             segments.append(Segment("span", k_s, v_s, span_keys))
         q, k, v = project(block, x_own, cos_o, sin_o)
-        k_o, v_o = k[:, 0], v[:, 0]
+        k_o, v_o = jnp.swapaxes(k[:, 0], 1, 2), jnp.swapaxes(v[:, 0], 1, 2)  # (b, kv, T, hd)
         if layer == last_only_at:
             x_own, q = x_own[:, :, -1:], q[:, :, -1:]
             segments.append(Segment("own", k_o, v_o, own_self[:, :, -1:]))

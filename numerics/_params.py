@@ -69,17 +69,3 @@ def check_finite_parameters(model_or_state) -> None:
                 f"parameter {name!r} (shape {array.shape}) contains NaN or inf; the weights are corrupt "
                 "(reload the checkpoint or retrain)."
             )
-
-
-@jax.jit
-def _all_finite(state) -> jax.Array:
-    import jax.numpy as jnp
-
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(state)]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
-
-
-def require_finite_parameters(state) -> None:
-    """On-device finiteness check of all parameters; names the culprit (via the host) only on failure."""
-    if not bool(_all_finite(state)):
-        check_finite_parameters(state)

@@ -736,7 +736,7 @@ def load_gguf_study_model(path, *, use_chat_template: bool = True, dtype: str = 
         raise ValueError(f"{f.path}: the tokenizer has {tokenizer.vocab_size} tokens but the model embeds only "
                          f"{config.vocab_size}")
     graphdef, state = nnx.split(nnx.eval_shape(lambda: Transformer(config, rngs=nnx.Rngs(0))))
-    nnx.replace_by_pure_dict(state, _pure_parameters(f, config, state))
+    nnx.replace_by_pure_dict(state, _pure_parameters(f, config, state, on_device=True))  # device arrays, once
     info = {"source": str(Path(path).resolve()), "format": "gguf", "architecture": f.architecture,
             "file_type": f.metadata.get("general.file_type"), **tokenizer.describe()}
     return DecoderStudyModel(graphdef, state, tokenizer, name=name or f.metadata.get("general.name") or

@@ -3,6 +3,7 @@ against transformers' own GGUF loader (its own dequantisation and head un-permut
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
 from flax import nnx
@@ -232,6 +233,9 @@ def test_missing_and_extra_tensors_are_named(tmp_path):
 def test_nan_weight_is_named(tmp_path):
     hf = _hf_llama(tie=True)
     tensors = hf_state_to_gguf(_state(hf), HEADS, KV)
+    # the finite model loads as device arrays (numpy ones would be copied into every compiled call)
+    leaves = jax.tree_util.tree_leaves(nnx.state(load_gguf_checkpoint(write_gguf(tmp_path / "f.gguf", tensors, **SHAPE))))
+    assert leaves and all(isinstance(x, jax.Array) for x in leaves)
     tensors["blk.0.ffn_up.weight"][3, 3] = np.nan
     with pytest.raises(ValueError, match="blk.0.ffn_up.weight.*NaN"):
         load_gguf_checkpoint(write_gguf(tmp_path / "n.gguf", tensors, **SHAPE))

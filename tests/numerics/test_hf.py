@@ -173,6 +173,14 @@ def test_nan_weights_are_named(checkpoints, tmp_path):
         load_hf_checkpoint(broken)
 
 
+def test_parameters_are_device_arrays_made_at_load(checkpoints):
+    """Host (numpy) parameters would be copied into every compiled call; the loader converts each tensor once."""
+    import jax
+
+    leaves = jax.tree_util.tree_leaves(nnx.state(load_hf_checkpoint(checkpoints["llama-gqa"][1])))
+    assert leaves and all(isinstance(x, jax.Array) for x in leaves), {type(x).__name__ for x in leaves}
+
+
 def test_malformed_files_are_explained(checkpoints, tmp_path):
     broken = _copy(checkpoints["gpt2"][1], tmp_path)
     (broken / "config.json").write_text("{not json")
