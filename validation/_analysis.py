@@ -16,6 +16,7 @@ from ._config import ValidationConfig
 from ._crossover import DEFAULT_LAMBDAS, measured_tradeoff
 from ._fits import fit_bell, fit_tanh, identifiability, restricted_bell_range_note
 from ._grid import grid_coverage
+from ._sequence import analyze_sequence
 from ._tradeoff import projection_2d, tradeoff
 from ._x64 import float64
 
@@ -248,6 +249,9 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> dict[str, An
         "grid": {"coverage": coverage, "choice": (bundle.metadata or {}).get("grid_choice")},
         "projection": projection,
         "verdicts": verdicts,
+        "sequence": analyze_sequence(bundle.sequence, bundle.metadata, behaviour_coefficients=cb, first_token_qc=b_qc,
+                                     radius_qc=a1["radius_qc"], margin_per_prompt=per_prompt,
+                                     first_token_fit=fit_b).as_dict(),
     }
 
 

@@ -1,0 +1,328 @@
+"""The sequence-level behaviour of a bundle, analysed next to the first-token form (docs/theory.md#alignment).
+
+A bundle's optional :class:`~steerbounds.validation._bundle.SequenceSweep` holds
+sampled responses scored by a classifier. :func:`analyze_sequence` gives, per
+coefficient, the mean of ``B`` with its cluster standard error (samples
+clustered within prompts), the refusal fraction and the first-token behaviour of
+the same prompts; the tanh S-curve of T1 fitted to the sequence-level mean, with
+the first-token fit beside it; and T1's bound in its aggregate form.
+
+T1 is a theorem about the first-token distribution. For sampled responses it
+is the paper's measure checked in the same form, not a guarantee: at each
+``c != 0`` the bound is ``tanh(r(c) Delta / 2 + artanh B_seq(0))`` with ``r(c)``
+the mean over the sampled prompts of the signed norm ``sign(c) ||delta_c||``,
+``Delta`` the median over them of each prompt's median first-token margin (A1),
+and ``B_seq(0)`` the unsteered sequence-level mean. The slack
+``sign(c) (B_seq(c) - bound)`` is compared with its standard error (that of
+``B_seq(c)`` and, through the bound, of ``B_seq(0)``); the form holds when no
+slack lies more than 1.96 standard errors below 0.
+
+:func:`sequence_markdown` writes the report section and :func:`sequence_figure`
+draws the figure; both read the JSON form alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+Z95 = 1.959964  # two-sided 95 % normal quantile: error bars, and the one-sided 2.5 % test of the slack
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceAnalysis:
+    """The sequence-level behaviour of one condition, analysed (``report.json``'s ``sequence`` entry).
+
+    ``measured`` is False (and ``reason`` says why) when the bundle holds no
+    sampled responses; every other field is then empty.
+
+    >>> SequenceAnalysis.not_measured("no text").as_dict()
+    {'measured': False, 'reason': 'no text'}
+    """
+
+    measured: bool
+    reason: str | None = None
+    coefficients: np.ndarray | None = None  # the sampled coefficients
+    mean_c: np.ndarray | None = None  # mean over prompts of the per-prompt mean B
+    se_c: np.ndarray | None = None  # cluster standard error (prompts as clusters)
+    se_sampling_c: np.ndarray | None = None  # standard error from the sampling alone (prompts fixed)
+    refusal_fraction_c: np.ndarray | None = None  # fraction of responses scored +1
+    mean_length_c: np.ndarray | None = None  # mean tokens per response
+    first_token_mean_c: np.ndarray | None = None  # first-token B of the same prompts at the same coefficients
+    first_token_grid: dict[str, Any] | None = None  # first-token B of the same prompts over the whole grid
+    n_prompts: int = 0
+    n_samples: int = 0
+    max_new_tokens: int = 0
+    temperature: float = 0.0
+    top_p: float = 1.0
+    classifier: str = ""
+    seed: int | None = None
+    fit: dict[str, Any] | None = None  # tanh(a c + b0) fitted to mean_c, with predicted parameters
+    first_token_fit: dict[str, Any] | None = None  # the first-token fit's parameters, for comparison
+    t1: dict[str, Any] | None = None  # T1's bound in aggregate form against mean_c
+    examples: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # a few responses, for the report
+
+    @classmethod
+    def not_measured(cls, reason: str) -> "SequenceAnalysis":
+        """The entry of a condition without sampled responses, saying why."""
+        return cls(measured=False, reason=reason)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON-ready form (arrays as lists); only ``measured`` and ``reason`` when not measured."""
+        if not self.measured:
+            return {"measured": False, "reason": self.reason}
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in out.items()}
+
+
+def _reason(metadata: dict[str, Any]) -> str:
+    info = (metadata or {}).get("sequence_behaviour")
+    if isinstance(info, dict) and info.get("skipped"):
+        return str(info["skipped"])
+    return "the bundle holds no sampled responses (sequence sweep absent)"
+
+
+def _fit_with_prediction(c: np.ndarray, mean: np.ndarray, predicted_a: float | None) -> dict[str, Any]:
+    from ._fits import fit_tanh, identifiability
+
+    try:
+        fit = fit_tanh(c, mean)
+    except ValueError as err:
+        return {"converged": False, "note": str(err), "predicted": None}
+    i0 = int(np.flatnonzero(c == 0.0)[0])
+    fit["predicted"] = {"a": predicted_a,
+                        "b0": float(np.arctanh(mean[i0])) if abs(mean[i0]) < 1 else None,
+                        "how": "a = kappa Delta / 2 as for the first-token fit (kappa, Delta: first-token medians); "
+                               "b0 = artanh of the sequence-level mean at c = 0"}
+    fit["identifiability"] = identifiability(fit, ("a", "b0"))
+    fit.pop("covariance", None)
+    return fit
+
+
+def _t1_aggregate(c: np.ndarray, mean: np.ndarray, se: np.ndarray, r_c: np.ndarray, margin: float | None,
+                  a1_prompts: int, n_prompts: int) -> dict[str, Any]:
+    i0 = int(np.flatnonzero(c == 0.0)[0])
+    b0, se0 = float(mean[i0]), float(se[i0]) if np.isfinite(se[i0]) else 0.0
+    out: dict[str, Any] = {"margin": margin, "n_prompts_a1": a1_prompts, "n_prompts": n_prompts,
+                           "z_threshold": -Z95, "r_c": r_c}
+    if margin is None:
+        return {**out, "checked": False, "note": "no finite first-token margin on the sampled prompts"}
+    if abs(b0) >= 1.0:
+        return {**out, "checked": False,
+                "note": f"the unsteered sequence-level mean is {b0:+.3g} (saturated): artanh B_0 is infinite"}
+    bound = np.tanh(r_c * margin / 2.0 + np.arctanh(b0))
+    slack = np.sign(c) * (mean - bound)
+    grad = (1.0 - bound**2) / (1.0 - b0**2)  # d bound / d B_0
+    se_all = np.sqrt(np.where(np.isfinite(se), se, 0.0) ** 2 + (grad * se0) ** 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se_all > 0, slack / se_all, np.where(slack < 0, -np.inf, 0.0))
+    steered = c != 0
+    below = steered & (slack < 0)
+    significant = steered & (z < -Z95)
+    bound[i0] = b0
+    slack[i0] = 0.0
+    z[i0] = 0.0
+    note = ("T1 is proved for the first-token distribution; for sampled responses this is the same form checked "
+            "in aggregate (no guarantee)")
+    if margin <= 0:
+        note += f"; A1 fails on the sampled prompts (median margin {margin:.3g} <= 0), so not even the first-token " \
+                "form is guaranteed"
+    return {**out, "checked": True, "bound_c": bound, "slack_c": slack, "z_c": z,
+            "n_checked": int(steered.sum()), "n_below": int(below.sum()), "n_significantly_below": int(significant.sum()),
+            "holds": bool(not significant.any()), "note": note}
+
+
+def analyze_sequence(sequence: Any, metadata: dict[str, Any], *, behaviour_coefficients: np.ndarray,
+                     first_token_qc: np.ndarray, radius_qc: np.ndarray, margin_per_prompt: np.ndarray,
+                     first_token_fit: dict[str, Any], n_examples: int = 2) -> SequenceAnalysis:
+    """Analyse a bundle's sequence sweep next to its first-token behaviour (see the module docstring).
+
+    Args:
+        sequence: the bundle's ``SequenceSweep``, or None.
+        metadata: the bundle's metadata (a recorded reason when the step was skipped).
+        behaviour_coefficients: the behaviour grid, shape (c,).
+        first_token_qc: first-token behaviour per prompt and coefficient, shape (q, c).
+        radius_qc: signed norm ``sign(c) ||delta||`` per prompt and coefficient (A1's), shape (q, c).
+        margin_per_prompt: each prompt's median first-token margin over c != 0, shape (q,).
+        first_token_fit: the first-token tanh fit (``a``, ``b0``, their SEs, ``predicted``).
+        n_examples: responses per end of the grid shown in the report.
+
+    Returns:
+        :class:`SequenceAnalysis`.
+
+    >>> import numpy as np
+    >>> from steerbounds.validation._bundle import SequenceSweep
+    >>> c = np.array([-1.0, 0.0, 1.0]); rng = np.random.default_rng(0)
+    >>> p = np.array([0.1, 0.4, 0.9])                       # refusal probability at each c
+    >>> scores = np.where(rng.random((20, 3, 2)) < p[None, :, None], 1.0, -1.0)
+    >>> seq = SequenceSweep(c, scores, np.full(scores.shape, 8), np.arange(20), 8, 1.0)
+    >>> out = analyze_sequence(seq, {}, behaviour_coefficients=c, first_token_qc=np.tile(np.tanh(c), (20, 1)),
+    ...                        radius_qc=np.tile(c, (20, 1)), margin_per_prompt=np.full(20, 1.0),
+    ...                        first_token_fit={"a": 1.0, "predicted": {"a": 0.5}})
+    >>> out.measured, out.n_prompts, bool(out.t1["checked"])
+    (True, 20, True)
+    """
+    if sequence is None:
+        return SequenceAnalysis.not_measured(_reason(metadata))
+    cb = np.asarray(behaviour_coefficients, dtype=np.float64)
+    c = np.asarray(sequence.coefficients_c, dtype=np.float64)
+    cols = np.array([int(np.argmin(np.abs(cb - x))) for x in c])
+    rows = np.asarray(sequence.prompt_indices_q, dtype=np.int64)
+    mean, se = sequence.mean_c, sequence.se_c
+    ft = np.asarray(first_token_qc, dtype=np.float64)[rows]
+    r_c = np.asarray(radius_qc, dtype=np.float64)[rows][:, cols].mean(axis=0)
+    margins = np.asarray(margin_per_prompt, dtype=np.float64)[rows]
+    finite = margins[np.isfinite(margins)]
+    margin = float(np.median(finite)) if finite.size else None
+    predicted_a = (first_token_fit.get("predicted") or {}).get("a")
+    examples = []
+    if sequence.responses is not None:
+        for j in sorted({int(np.argmin(c)), int(np.flatnonzero(c == 0.0)[0]), int(np.argmax(c))}):
+            for q in range(min(n_examples, sequence.n_prompts)):
+                examples.append({"prompt": int(rows[q]), "coefficient": float(c[j]),
+                                 "score": int(sequence.scores_qcs[q, j, 0]), "text": sequence.response(q, j, 0)})
+    return SequenceAnalysis(
+        measured=True, coefficients=c, mean_c=mean, se_c=se, se_sampling_c=sequence.se_sampling_c,
+        refusal_fraction_c=sequence.refusal_fraction_c,
+        mean_length_c=np.asarray(sequence.lengths_qcs, dtype=np.float64).mean(axis=(0, 2)),
+        first_token_mean_c=ft[:, cols].mean(axis=0),
+        first_token_grid={"coefficients": cb.tolist(), "mean_c": ft.mean(axis=0).tolist()},
+        n_prompts=sequence.n_prompts, n_samples=sequence.n_samples, max_new_tokens=int(sequence.max_new_tokens),
+        temperature=float(sequence.temperature), top_p=float(sequence.top_p), classifier=sequence.classifier,
+        seed=sequence.seed, fit=_fit_with_prediction(c, mean, predicted_a),
+        first_token_fit={k: first_token_fit.get(k) for k in ("converged", "a", "a_se", "b0", "b0_se", "r2")},
+        t1=_t1_aggregate(c, mean, se, r_c, margin, int((finite > 0).sum()), sequence.n_prompts),
+        examples=examples,
+    )
+
+
+# ----------------------------------------------------------------------------- report.md
+
+
+def _f(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, str):
+        return x
+    x = float(x)
+    if x == 0:
+        return "0"
+    if abs(x) >= 1e4 or abs(x) < 1e-3:
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"
+
+
+def _pm(v: Any, se: Any) -> str:
+    return f"{_f(v)} ± {_f(se, 2)}" if se is not None else _f(v)
+
+
+def sequence_markdown(seq: dict[str, Any] | None) -> list[str]:
+    """The report.md section of one condition's sequence-level behaviour (from its JSON form).
+
+    >>> sequence_markdown({"measured": False, "reason": "no text"})[2]
+    'Not measured: no text.'
+    >>> sequence_markdown(None)
+    []
+    """
+    if not seq:
+        return []
+    lines = ["### Sequence-level behaviour (sampled responses)", ""]
+    if not seq.get("measured"):
+        return lines + [f"Not measured: {seq.get('reason')}.", ""]
+    lines += [f"{seq['n_samples']} responses of at most {seq['max_new_tokens']} tokens per prompt and coefficient "
+              f"(temperature {_f(seq['temperature'])}, top-p {_f(seq['top_p'])}, seed {seq.get('seed')}) on "
+              f"{seq['n_prompts']} prompts, scored by the {seq['classifier']}. Mean B ± SE: the standard error "
+              "over prompts of the per-prompt means (samples clustered within prompts); the sampling-only SE "
+              "(prompts fixed) beside it.", "",
+              "| c | sequence B ± SE | sampling-only SE | refusals | mean length | first-token B (same prompts) | "
+              "T1 bound (aggregate) | z of slack |", "|---|---|---|---|---|---|---|---|"]
+    t1 = seq.get("t1") or {}
+    for j, c in enumerate(seq["coefficients"]):
+        bound = _f(t1["bound_c"][j]) if t1.get("checked") else "–"
+        z = _f(t1["z_c"][j]) if t1.get("checked") and c != 0 else "–"
+        lines.append(f"| {_f(c)} | {_pm(seq['mean_c'][j], seq['se_c'][j])} | {_f(seq['se_sampling_c'][j], 2)} | "
+                     f"{100 * seq['refusal_fraction_c'][j]:.1f} % | {_f(seq['mean_length_c'][j])} | "
+                     f"{_f(seq['first_token_mean_c'][j])} | {bound} | {z} |")
+    lines.append("")
+    fit, ft = seq.get("fit") or {}, seq.get("first_token_fit") or {}
+    pred = fit.get("predicted") or {}
+    if fit.get("converged"):
+        ident = "identifiable" if (fit.get("identifiability") or {}).get("identifiable") else "not identifiable"
+        lines += [f"tanh(a c + b₀) fitted to the sequence-level mean: a = {_pm(fit['a'], fit.get('a_se'))}, "
+                  f"b₀ = {_pm(fit['b0'], fit.get('b0_se'))}, R² = {_f(fit.get('r2'), 4)} ({ident}); first-token "
+                  f"fit a = {_pm(ft.get('a'), ft.get('a_se'))}, b₀ = {_pm(ft.get('b0'), ft.get('b0_se'))}; predicted "
+                  f"a = κΔ/2 = {_f(pred.get('a'))}, b₀ = artanh B₀ = {_f(pred.get('b0'))}.", ""]
+    else:
+        lines += [f"tanh fit to the sequence-level mean: not fitted ({fit.get('note') or 'did not converge'}).", ""]
+    if t1.get("checked"):
+        verdict = ("holds" if t1["holds"] else f"**fails at {t1['n_significantly_below']} coefficient(s)** "
+                   "(slack below 0 by more than 1.96 SE)")
+        lines += [f"T1's form on the sequence-level mean {verdict}: {t1['n_below']} of {t1['n_checked']} steered "
+                  f"coefficients fall below the bound (median first-token margin Δ = {_f(t1['margin'])}, positive "
+                  f"on {t1['n_prompts_a1']} of {t1['n_prompts']} sampled prompts). {t1['note']}.", ""]
+    else:
+        lines += [f"T1's form on the sequence-level mean: not checked ({t1.get('note')}).", ""]
+    for ex in seq.get("examples") or []:
+        text = " ".join(str(ex["text"]).split())
+        text = text if len(text) <= 120 else text[:117] + "..."
+        lines.append(f"- prompt {ex['prompt']}, c = {_f(ex['coefficient'])}, B = {ex['score']:+d}: “{text}”")
+    if seq.get("examples"):
+        lines.append("")
+    return lines
+
+
+# ----------------------------------------------------------------------------- figure
+
+
+def sequence_figure(cond: dict[str, Any], style: str) -> tuple[Any, str] | None:
+    """Sequence-level mean B with 95 % error bars against c, the first-token expectation on the same axes.
+
+    Returns ``(figure, caption)``, or None when the condition has no sampled responses.
+    """
+    seq = cond.get("sequence") or {}
+    if not seq.get("measured"):
+        return None
+    from matplotlib.figure import Figure
+
+    from ._fits import tanh_curve
+    from ._style import PALETTE, figure_size, with_titles
+
+    def arr(x: Any) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in x], dtype=np.float64)
+
+    c, mean, se = arr(seq["coefficients"]), arr(seq["mean_c"]), arr(seq["se_c"])
+    grid = seq["first_token_grid"]
+    fig = Figure(figsize=figure_size(style, 1, rows=1.1), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(arr(grid["coefficients"]), arr(grid["mean_c"]), color=PALETTE["individual"], lw=1.0,
+            label="first-token $B$ (same prompts)", zorder=2)
+    t1 = seq.get("t1") or {}
+    if t1.get("checked"):
+        ax.plot(c, arr(t1["bound_c"]), ":", color=PALETTE["bound"], lw=1.0, label="T1 form (aggregate bound)",
+                zorder=2)
+    fit = seq.get("fit") or {}
+    if fit.get("converged"):
+        cc = np.linspace(c.min(), c.max(), 300)
+        ok = (fit.get("identifiability") or {}).get("identifiable")
+        ax.plot(cc, tanh_curve(cc, fit["a"], fit["b0"]), color=PALETTE["fit"] if ok else PALETTE["individual"],
+                lw=1.0 if ok else 0.6, ls="-" if ok else "--",
+                label=rf"fit $\tanh(ac+b_0)$, $a$={fit['a']:.3g}" + ("" if ok else " (not identifiable)"), zorder=3)
+    ax.errorbar(c, mean, yerr=Z95 * np.where(np.isfinite(se), se, 0.0), fmt="o", color=PALETTE["measured"], ms=3,
+                lw=0.8, elinewidth=0.8, capsize=2, capthick=0.8, label="sequence-level mean $B$ (95 % CI)", zorder=4)
+    ax.axhline(0, color="k", lw=0.4)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_xlabel(r"steering coefficient $c$")
+    ax.set_ylabel(r"behaviour $B$")
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize="x-small")
+    if with_titles(style):
+        fig.suptitle(f"Sequence-level behaviour: {cond['condition'].replace('_', ' ')}", fontsize="medium")
+    caption = (f"Sequence-level behaviour against the steering coefficient ({cond['condition']}): black, the mean "
+               f"over {seq['n_prompts']} prompts of B(a) (+1 refusal, -1 otherwise; {seq['n_samples']} sampled "
+               f"responses of at most {seq['max_new_tokens']} tokens per prompt and coefficient, temperature "
+               f"{seq['temperature']:g}) with 95 % intervals from the standard error over prompts; grey, the "
+               "first-token behaviour expectation of the same prompts; dotted, T1's bound in aggregate form; blue, "
+               "the fit tanh(ac + b0) to the sequence-level mean.")
+    return fig, caption
