@@ -481,8 +481,13 @@ class DecoderStudyModel:
                        temperature=float(temperature), key=key, stop_tokens=stop)
         decode = getattr(self.prompt_encoder, "decode", None)
         tokens, lengths = np.asarray(out.tokens_cbsn), np.asarray(out.lengths_cbs)
-        texts = [[[(decode(row[:n].tolist()) if decode else " ".join(map(str, row[:n].tolist())))
-                   for row, n in zip(rows_sn, lengths_s)] for rows_sn, lengths_s in zip(rows_bsn, lengths_bs)]
+        def text(row: np.ndarray, n: int) -> str:
+            ids = row[:n].tolist()
+            if ids and stop and ids[-1] in stop:  # the stop token ends the response; it is not part of its text
+                ids = ids[:-1]
+            return decode(ids) if decode else " ".join(map(str, ids))
+
+        texts = [[[text(row, n) for row, n in zip(rows_sn, lengths_s)] for rows_sn, lengths_s in zip(rows_bsn, lengths_bs)]
                  for rows_bsn, lengths_bs in zip(tokens, lengths)]
         return texts, lengths.astype(np.int32)
 
