@@ -470,7 +470,8 @@ EXEMPT = {
                                                                  "pad_coefficients")},
     },
     "steerbounds.validation": {
-        **{name: _RESULT for name in ("ActivationBundle", "BehaviourSweep", "HelpfulnessSweep", "Projection")},
+        **{name: _RESULT for name in ("ActivationBundle", "BehaviourSweep", "HelpfulnessSweep", "Projection",
+                                      "SequenceSweep")},
         "ValidationConfig": _CONFIG,
         "BundleError": "an exception class",
         "plot_report": "draws a report built by build_report; covered in tests/validation/test_report_and_cli.py",

@@ -27,6 +27,7 @@ from ._bundle import BehaviourSweep as BehaviourSweep
 from ._bundle import BundleError as BundleError
 from ._bundle import HelpfulnessSweep as HelpfulnessSweep
 from ._bundle import Projection as Projection
+from ._bundle import SequenceSweep as SequenceSweep
 from ._bundle import load_bundle as load_bundle
 from ._bundle import save_bundle as save_bundle
 from ._bundle import validate_bundle as validate_bundle
@@ -54,6 +55,7 @@ __all__ = [
     "BundleError",
     "HelpfulnessSweep",
     "Projection",
+    "SequenceSweep",
     "ValidationConfig",
     "a1_margins",
     "a2_gap_changes",

@@ -55,7 +55,7 @@ def test_the_mid_layer_bundle_carries_scored_responses(study, tiny):
     np.testing.assert_array_equal(scored, seq.scores_qcs)  # every score is the classifier's on its own text
     loaded = load_bundle(out / "bundles" / "mid_layers").sequence
     assert loaded.responses == seq.responses and np.array_equal(loaded.lengths_qcs, seq.lengths_qcs)
-    rows = [json.loads(line) for line in (out / "bundles" / "mid_layers" / "sequence_responses.jsonl").open()]
+    rows = [json.loads(line) for line in (out / "bundles" / "mid_layers" / "sequence_responses.jsonl").read_text().splitlines()]
     assert len(rows) == seq.scores_qcs.size and set(rows[0]) == {"prompt", "coefficient", "sample", "length",
                                                                   "score", "text"}
 
