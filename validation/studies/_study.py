@@ -432,11 +432,11 @@ def run_study(model: Any, data: StudyData, config: StudyConfig, out_dir: str | o
         residual_norms = model.residual_norms(prompts)
         tick("final-representation condition")
         sequence, sequence_info = None, {}
-        if config.samples_per_prompt == 0:
-            sequence_info = {"skipped": "turned off (samples_per_prompt = 0; --samples N turns it on)"}
-        elif not getattr(model, "generates_text", False):
+        if not getattr(model, "generates_text", False):  # said even when the step is off: it cannot run here
             why = getattr(model, "NO_TEXT_REASON", "its adapter draws no text (generates_text is not True)")
             sequence_info = {"skipped": f"the model {model.identity()['name']} generates no text: {why}"}
+        elif config.samples_per_prompt == 0:
+            sequence_info = {"skipped": "turned off (samples_per_prompt = 0; --samples N turns it on)"}
         else:
             sequence = sequence_sweep(model, data, config, store, steering, cb, progress=tick)
             sequence_info = {"coefficients": sequence.coefficients_c.tolist(), "n_prompts": sequence.n_prompts,
