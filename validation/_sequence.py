@@ -246,6 +246,12 @@ def sequence_markdown(seq: dict[str, Any] | None) -> list[str]:
                      f"{100 * seq['refusal_fraction_c'][j]:.1f} % | {_f(seq['mean_length_c'][j])} | "
                      f"{_f(seq['first_token_mean_c'][j])} | {bound} | {z} |")
     lines.append("")
+    unanimous = [_f(c) for c, v in zip(seq["coefficients"], seq["se_c"]) if v == 0]
+    if unanimous:
+        n = seq["n_prompts"] * seq["n_samples"]
+        lines += [f"At c = {', '.join(unanimous)} every response got the same score, so the SE is 0; it does not "
+                  f"bound the error there: by the rule of three the other outcome's share is below 3/{n} = "
+                  f"{3 / n:.3g} at 95 % confidence.", ""]
     fit, ft = seq.get("fit") or {}, seq.get("first_token_fit") or {}
     pred = fit.get("predicted") or {}
     if fit.get("converged"):
