@@ -12,7 +12,8 @@ is the paper's measure checked in the same form, not a guarantee: at each
 ``c != 0`` the bound is ``tanh(r(c) Delta / 2 + artanh B_seq(0))`` with ``r(c)``
 the mean over the sampled prompts of the signed norm ``sign(c) ||delta_c||``,
 ``Delta`` the median over them of each prompt's median first-token margin (A1),
-and ``B_seq(0)`` the unsteered sequence-level mean. The slack
+and ``B_seq(0)`` the unsteered sequence-level mean (Jeffreys-smoothed when every
+unsteered response got the same score, :func:`unsaturated_b0`). The slack
 ``sign(c) (B_seq(c) - bound)`` is compared with its standard error (that of
 ``B_seq(c)`` and, through the bound, of ``B_seq(0)``); the form holds when no
 slack lies more than 1.96 standard errors below 0.
@@ -84,7 +85,8 @@ def _reason(metadata: dict[str, Any]) -> str:
     return "the bundle holds no sampled responses (sequence sweep absent)"
 
 
-def _fit_with_prediction(c: np.ndarray, mean: np.ndarray, predicted_a: float | None) -> dict[str, Any]:
+def _fit_with_prediction(c: np.ndarray, mean: np.ndarray, predicted_a: float | None,
+                         n_responses: int) -> dict[str, Any]:
     from ._fits import fit_tanh, identifiability
 
     try:
@@ -92,26 +94,44 @@ def _fit_with_prediction(c: np.ndarray, mean: np.ndarray, predicted_a: float | N
     except ValueError as err:
         return {"converged": False, "note": str(err), "predicted": None}
     i0 = int(np.flatnonzero(c == 0.0)[0])
-    fit["predicted"] = {"a": predicted_a,
-                        "b0": float(np.arctanh(mean[i0])) if abs(mean[i0]) < 1 else None,
+    b0, _, smoothed = unsaturated_b0(float(mean[i0]), n_responses)
+    fit["predicted"] = {"a": predicted_a, "b0": float(np.arctanh(b0)),
                         "how": "a = kappa Delta / 2 as for the first-token fit (kappa, Delta: first-token medians); "
-                               "b0 = artanh of the sequence-level mean at c = 0"}
+                               "b0 = artanh of the sequence-level mean at c = 0"
+                               + (" (Jeffreys-smoothed: every unsteered response got the same score)" if smoothed
+                                  else "")}
     fit["identifiability"] = identifiability(fit, ("a", "b0"))
     fit.pop("covariance", None)
     return fit
 
 
+def unsaturated_b0(b0: float, n_responses: int) -> tuple[float, float, bool]:
+    """``B_0`` and its SE for artanh: as measured, or from the Jeffreys-smoothed refusal fraction
+    ``(k + 1/2) / (n + 1)`` when every one of the ``n`` unsteered responses got the same score (``|B_0| = 1``).
+
+    >>> b, se, smoothed = unsaturated_b0(-1.0, 158)
+    >>> round(b, 4), smoothed
+    (-0.9937, True)
+    """
+    if abs(b0) < 1.0:
+        return b0, float("nan"), False
+    p = 0.5 / (n_responses + 1)  # the share of the outcome never seen
+    b = float(np.sign(b0) * (1.0 - 2.0 * p))
+    return b, float(2.0 * np.sqrt(p * (1.0 - p) / n_responses)), True
+
+
 def _t1_aggregate(c: np.ndarray, mean: np.ndarray, se: np.ndarray, r_c: np.ndarray, margin: float | None,
-                  a1_prompts: int, n_prompts: int) -> dict[str, Any]:
+                  a1_prompts: int, n_prompts: int, n_responses: int) -> dict[str, Any]:
     i0 = int(np.flatnonzero(c == 0.0)[0])
     b0, se0 = float(mean[i0]), float(se[i0]) if np.isfinite(se[i0]) else 0.0
     out: dict[str, Any] = {"margin": margin, "n_prompts_a1": a1_prompts, "n_prompts": n_prompts,
                            "z_threshold": -Z95, "r_c": r_c}
     if margin is None:
         return {**out, "checked": False, "note": "no finite first-token margin on the sampled prompts"}
-    if abs(b0) >= 1.0:
-        return {**out, "checked": False,
-                "note": f"the unsteered sequence-level mean is {b0:+.3g} (saturated): artanh B_0 is infinite"}
+    b0, smoothed_se, smoothed = unsaturated_b0(b0, n_responses)
+    if smoothed:
+        se0 = smoothed_se
+        out["b0_smoothed"] = b0
     bound = np.tanh(r_c * margin / 2.0 + np.arctanh(b0))
     slack = np.sign(c) * (mean - bound)
     grad = (1.0 - bound**2) / (1.0 - b0**2)  # d bound / d B_0
@@ -126,6 +146,9 @@ def _t1_aggregate(c: np.ndarray, mean: np.ndarray, se: np.ndarray, r_c: np.ndarr
     z[i0] = 0.0
     note = ("T1 is proved for the first-token distribution; for sampled responses this is the same form checked "
             "in aggregate (no guarantee)")
+    if smoothed:
+        note += (f"; every unsteered response got the same score, so B_0 = {b0:.4g} is the Jeffreys-smoothed value "
+                 f"(refusal share (k + 1/2)/(n + 1), n = {n_responses})")
     if margin <= 0:
         note += f"; A1 fails on the sampled prompts (median margin {margin:.3g} <= 0), so not even the first-token " \
                 "form is guaranteed"
@@ -191,9 +214,10 @@ def analyze_sequence(sequence: Any, metadata: dict[str, Any], *, behaviour_coeff
         first_token_grid={"coefficients": cb.tolist(), "mean_c": ft.mean(axis=0).tolist()},
         n_prompts=sequence.n_prompts, n_samples=sequence.n_samples, max_new_tokens=int(sequence.max_new_tokens),
         temperature=float(sequence.temperature), top_p=float(sequence.top_p), classifier=sequence.classifier,
-        seed=sequence.seed, fit=_fit_with_prediction(c, mean, predicted_a),
+        seed=sequence.seed, fit=_fit_with_prediction(c, mean, predicted_a, sequence.n_prompts * sequence.n_samples),
         first_token_fit={k: first_token_fit.get(k) for k in ("converged", "a", "a_se", "b0", "b0_se", "r2")},
-        t1=_t1_aggregate(c, mean, se, r_c, margin, int((finite > 0).sum()), sequence.n_prompts),
+        t1=_t1_aggregate(c, mean, se, r_c, margin, int((finite > 0).sum()), sequence.n_prompts,
+                         sequence.n_prompts * sequence.n_samples),
         examples=examples,
     )
 

@@ -160,3 +160,15 @@ def test_t1_form_catches_a_planted_violation(base):
     bad = dataclasses.replace(b, sequence=dataclasses.replace(b.sequence, scores_qcs=scores))
     t1 = analyze_bundle(bad)["sequence"]["t1"]
     assert t1["checked"] and not t1["holds"] and t1["n_significantly_below"] >= 1
+
+
+def test_t1_form_with_a_unanimous_unsteered_mean(base):
+    """A model that never refuses unsteered (B_0 = -1) is still checked, with a Jeffreys-smoothed B_0."""
+    b = _with_sequence(base, n_prompts=6)
+    c = b.sequence.coefficients_c
+    scores = np.where(c[None, :, None] > 0, 1.0, -1.0) * np.ones_like(b.sequence.scores_qcs)
+    seq = analyze_bundle(dataclasses.replace(b, sequence=dataclasses.replace(b.sequence, scores_qcs=scores)))[
+        "sequence"]
+    t1 = seq["t1"]
+    assert t1["checked"] and t1["holds"] and -1 < t1["b0_smoothed"] < -0.9 and "Jeffreys" in t1["note"]
+    assert seq["fit"]["predicted"]["b0"] == pytest.approx(np.arctanh(t1["b0_smoothed"]))
