@@ -322,6 +322,9 @@ def sequence_figure(cond: dict[str, Any], style: str) -> tuple[Any, str] | None:
     def arr(x: Any) -> np.ndarray:
         return np.array([np.nan if v is None else v for v in x], dtype=np.float64)
 
+    import matplotlib
+
+    pct = r"\%" if matplotlib.rcParams["text.usetex"] else "%"  # LaTeX reads % as a comment
     c, mean, se = arr(seq["coefficients"]), arr(seq["mean_c"]), arr(seq["se_c"])
     grid = seq["first_token_grid"]
     fig = Figure(figsize=figure_size(style, 1, rows=1.1), layout="constrained")
@@ -340,7 +343,7 @@ def sequence_figure(cond: dict[str, Any], style: str) -> tuple[Any, str] | None:
                 lw=1.0 if ok else 0.6, ls="-" if ok else "--",
                 label=rf"fit $\tanh(ac+b_0)$, $a$={fit['a']:.3g}" + ("" if ok else " (not identifiable)"), zorder=3)
     ax.errorbar(c, mean, yerr=Z95 * np.where(np.isfinite(se), se, 0.0), fmt="o", color=PALETTE["measured"], ms=3,
-                lw=0.8, elinewidth=0.8, capsize=2, capthick=0.8, label="sequence-level mean $B$ (95 % CI)", zorder=4)
+                lw=0.8, elinewidth=0.8, capsize=2, capthick=0.8, label=f"sequence-level mean $B$ (95{pct} CI)", zorder=4)
     ax.axhline(0, color="k", lw=0.4)
     ax.set_ylim(-1.05, 1.05)
     ax.set_xlabel(r"steering coefficient $c$")
