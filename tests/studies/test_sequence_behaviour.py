@@ -149,6 +149,7 @@ def test_cli_rejects_bad_sequence_options_in_one_line(capsys, tmp_path):
     for argv, word in ((["--samples", "-2"], "--samples"), (["--temperature", "0"], "--temperature"),
                        (["--sequence-coefficients", "a,b"], "--sequence-coefficients"),
                        (["--sequence-prompts", "x"], "--sequence-prompts"),
+                       (["--sequence-chunk-size", "0"], "--sequence-chunk-size"),
                        (["--model", "smollm2", "--behaviour-grid", "-2", "2", "1"], "not on the behaviour grid")):
         assert main(["reproduce", "--out", str(tmp_path / "r"), "--no-progress", *argv]) == 2
         err = capsys.readouterr().err.strip()

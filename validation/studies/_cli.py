@@ -139,6 +139,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "'all' for the whole grid (default all; smollm2 -16,-8,0,8,16)")
     p.add_argument("--sequence-prompts", default=None, metavar="N|all",
                    help="sample the first N behaviour prompts, or all (default all)")
+    p.add_argument("--sequence-chunk-size", type=int, default=None, metavar="N",
+                   help="coefficients per generate call and per saved chunk of the sampled responses (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0; the sampled responses' keys derive from it)")
     p.add_argument("--style", choices=["paper", "slides"], default="paper", help="figure style")
     p.add_argument("--fresh", action="store_true", help="discard finished chunks in OUT/work and start over")
@@ -174,6 +176,8 @@ def sequence_options(args: argparse.Namespace) -> dict:
             except ValueError:
                 raise ValueError(f"--sequence-coefficients {text!r}: expected comma-separated numbers (e.g. "
                                  "-8,0,8) or 'all'") from None
+    if getattr(args, "sequence_chunk_size", None) is not None:
+        out["sequence_chunk_size"] = args.sequence_chunk_size
     if args.sequence_prompts is not None:
         text = str(args.sequence_prompts).strip()
         if text == "all":
