@@ -179,7 +179,8 @@ def smollm2_study_config() -> StudyConfig:
     degenerates; the positive side, where the behaviour changes, gets two), one coefficient per ``generate``
     call. Measured on the shared 2-core development machine (Intel Xeon, load average 5 to 13), the step
     alone: 40-46 s of CPU per coefficient (79 prompts x 2 samples x 32 tokens) plus about 30 s of
-    compilation; 206.6 s of CPU for these 4 coefficients (246 s for 5), within the 4 minutes it may cost.
+    compilation; 197-207 s of CPU for these 4 coefficients (281 s wall at load average 3 to 5; 246 s of CPU
+    for 5 coefficients), within the 4 minutes it may cost.
     Vmapping two coefficients per call gained nothing on the CPU (17.9 against 17.1 s per coefficient on 40
     prompts) and compiles a larger program, hence one per call.
 
