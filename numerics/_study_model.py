@@ -14,7 +14,9 @@ model, and nothing else (docs/numerics.md, "The study model interface"):
   :func:`steering_sweep` (the encoder: its steered sentence embeddings), chunk
   by chunk: :meth:`StudyModel.sweep_chunk`, then :meth:`StudyModel.sweep_logprobs`;
   and the final representation steered directly: :meth:`StudyModel.final_condition`;
-* **steered sampling**: :meth:`StudyModel.sample`;
+* **steered sampling**: :meth:`StudyModel.sample`, and :meth:`StudyModel.sample_sweep` (responses
+  drawn at every coefficient of a grid, for the sequence-level behaviour; ``generates_text`` says
+  whether the model writes text at all);
 * **the residual-stream norm per layer**: :meth:`StudyModel.residual_norms`.
 
 :class:`DecoderStudyModel` adapts our :class:`Transformer` (the toy model, or
@@ -39,6 +41,7 @@ from ._chat import ChatTokenizer
 from ._encoder import EncoderConfig
 from ._gguf import _pure_parameters, gguf_config, read_gguf
 from ._gguf_tokenizer import gguf_chat_tokenizer
+from ._generate import generate
 from ._hf import hf_config_to_config, load_hf_checkpoint
 from ._model import Transformer
 from ._params import model_hash
@@ -230,6 +233,12 @@ class StudyModel(Protocol):
 
     def sample(self, prompts: Any, steering: Any, *, key: jax.Array, max_new_tokens: int,
                temperature: float = 1.0) -> list[str]: ...
+
+    generates_text: bool  # whether sample_sweep can draw text responses
+
+    def sample_sweep(self, prompts: Any, steering: Any, coefficients_c: np.ndarray, *, key: jax.Array,
+                     n_samples: int, max_new_tokens: int, temperature: float = 1.0,
+                     stop_at_eos: bool = True) -> tuple[list[list[list[str]]], np.ndarray]: ...
 
     def residual_norms(self, prompts: Any) -> np.ndarray: ...
 
@@ -434,6 +443,61 @@ class DecoderStudyModel:
         decode = getattr(self.prompt_encoder, "decode", None)
         return [decode(row.tolist()) if decode else " ".join(map(str, row.tolist())) for row in ids]
 
+    generates_text = True
+
+    def sample_sweep(self, prompts: EncodedPrompts, steering: Any, coefficients_c, *, key: jax.Array,
+                     n_samples: int, max_new_tokens: int, temperature: float = 1.0,
+                     stop_at_eos: bool = True) -> tuple[list[list[list[str]]], np.ndarray]:
+        """Sampled steered responses at every coefficient: one vmapped :func:`generate` call.
+
+        Every (coefficient, prompt, sample) has its own key (``key`` folded in by
+        coefficient index, prompt index and sample index), so the same key gives
+        the same texts. A row stops after the tokenizer's EOS token when
+        ``stop_at_eos`` (and the prompt encoder has one); the text is decoded
+        from the tokens up to its length (special tokens dropped).
+
+        Args:
+            prompts: the encoded prompts (:meth:`encode`).
+            steering: the :class:`Steering` (vector and layers).
+            coefficients_c: coefficients, shape (c,).
+            key: a ``jax.random.key`` or an int seed.
+            n_samples: responses per prompt and coefficient s.
+            max_new_tokens: tokens per response n.
+            temperature: sampling temperature (> 0; 1 samples the model's own distribution).
+            stop_at_eos: stop a response after the EOS token.
+
+        Returns:
+            ``(texts, lengths_cbs)``: ``texts[c][b][s]`` the decoded responses and
+            ``lengths_cbs`` (c, b, s) int32 the tokens generated (the EOS token included).
+
+        >>> import jax
+        >>> from steerbounds.numerics import load_toy_model, make_steering
+        >>> model = DecoderStudyModel.from_toy(load_toy_model())
+        >>> st = make_steering(model.config, np.ones(model.config.d_model, np.float32), layers=[1])
+        >>> texts, lengths = model.sample_sweep(model.encode(["question : what is the color of alice ?"]), st,
+        ...                                     [0.0, 2.0], key=jax.random.key(0), n_samples=2, max_new_tokens=3)
+        >>> len(texts), len(texts[0]), len(texts[0][0]), lengths.shape
+        (2, 1, 2, (2, 1, 2))
+        """
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
+            raise ValueError(f"sample_sweep: temperature must be a number > 0 (sampled responses), got {temperature!r}")
+        eos = getattr(self.prompt_encoder, "eos_token_id", None)
+        stop = [int(eos)] if stop_at_eos and eos is not None else []
+        out = generate(self.graphdef, self.state, prompts.tokens_bt, mask_bt=prompts.mask_bt, steering=steering,
+                       coefficients_c=coefficients_c, n_samples=n_samples, max_new_tokens=max_new_tokens,
+                       temperature=float(temperature), key=key, stop_tokens=stop)
+        decode = getattr(self.prompt_encoder, "decode", None)
+        tokens, lengths = np.asarray(out.tokens_cbsn), np.asarray(out.lengths_cbs)
+        def text(row: np.ndarray, n: int) -> str:
+            ids = row[:n].tolist()
+            if ids and stop and ids[-1] in stop:  # the stop token ends the response; it is not part of its text
+                ids = ids[:-1]
+            return decode(ids) if decode else " ".join(map(str, ids))
+
+        texts = [[[text(row, n) for row, n in zip(rows_sn, lengths_s)] for rows_sn, lengths_s in zip(rows_bsn, lengths_bs)]
+                 for rows_bsn, lengths_bs in zip(tokens, lengths)]
+        return texts, lengths.astype(np.int32)
+
     def residual_norms(self, prompts: EncodedPrompts) -> np.ndarray:
         """Mean ``||x_l||`` of the last-token residual stream after each block and of ``h``: shape (n_layers + 1,)."""
         states = self.last_token_states(prompts, range(self.config.n_layers + 1))
@@ -635,6 +699,15 @@ class ReadoutStudyModel:
         z = h @ rows.T / max(temperature, 1e-30)
         picks = np.asarray(jax.random.categorical(key, jax.numpy.asarray(z), axis=-1))
         return [candidates[int(i)] for i in picks]
+
+    generates_text = False
+    NO_TEXT_REASON = ("a sentence encoder with a readout over candidate sentences writes no text: there are no "
+                      "sampled responses to classify")
+
+    def sample_sweep(self, prompts, steering, coefficients_c, *, key, n_samples, max_new_tokens, temperature=1.0,
+                     stop_at_eos=True):
+        """Not available: an encoder generates no text (``generates_text`` is False); raises ``ValueError``."""
+        raise ValueError(f"ReadoutStudyModel.sample_sweep: {self.NO_TEXT_REASON}")
 
     def residual_norms(self, prompts: EncodedTexts) -> np.ndarray:
         """Mean norm of the sentence state after each block and of ``h``: shape (n_layers + 1,)."""

@@ -429,7 +429,8 @@ _REPORT_RECORDS = ("ReportRecord", "ValueSummary", "FailingPrompt", "MarginCheck
                    "CurveFits", "Interval", "MeasuredOptimum", "PredictedTradeoff", "RadiusQuartiles", "PairRadii",
                    "JointTradeoff", "TradeoffCheck", "BundleSizes", "ConsistencyCheck", "BehaviourCurves",
                    "HelpfulnessCurves", "SaturationReach", "DropReach", "GridCoverage", "GridSummary",
-                   "ProjectionSummary", "Verdicts", "BundleAnalysis")
+                   "ProjectionSummary", "Verdicts", "SequenceBoundCheck", "SequenceExample", "SequenceAnalysis",
+                   "BundleAnalysis")
 
 # Public names without input cases, with the reason.
 _RESULT = "a result type (NamedTuple or frozen dataclass) the library builds; no user input to check"
@@ -496,7 +497,8 @@ EXEMPT = {
                                                                  "pad_coefficients")},
     },
     "steerbounds.validation": {
-        **{name: _RESULT for name in ("ActivationBundle", "BehaviourSweep", "HelpfulnessSweep", "Projection")},
+        **{name: _RESULT for name in ("ActivationBundle", "BehaviourSweep", "HelpfulnessSweep", "Projection",
+                                      "SequenceSweep")},
         "ValidationConfig": _CONFIG,
         "BundleError": "an exception class",
         "plot_report": "draws a report built by build_report; covered in tests/validation/test_report_and_cli.py",

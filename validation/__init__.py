@@ -27,6 +27,7 @@ from ._bundle import BehaviourSweep as BehaviourSweep
 from ._bundle import BundleError as BundleError
 from ._bundle import HelpfulnessSweep as HelpfulnessSweep
 from ._bundle import Projection as Projection
+from ._bundle import SequenceSweep as SequenceSweep
 from ._bundle import load_bundle as load_bundle
 from ._bundle import save_bundle as save_bundle
 from ._bundle import validate_bundle as validate_bundle
@@ -85,6 +86,9 @@ from ._results import StdLinearity as StdLinearity
 from ._results import SweepLinearity as SweepLinearity
 from ._results import T1Violation as T1Violation
 from ._results import TanhFit as TanhFit
+from ._results import SequenceAnalysis as SequenceAnalysis
+from ._results import SequenceBoundCheck as SequenceBoundCheck
+from ._results import SequenceExample as SequenceExample
 from ._results import TanhPrediction as TanhPrediction
 from ._results import TradeoffCheck as TradeoffCheck
 from ._results import ValueSummary as ValueSummary
@@ -136,6 +140,10 @@ __all__ = [
     "RadiusQuartiles",
     "ReportRecord",
     "SaturationReach",
+    "SequenceAnalysis",
+    "SequenceBoundCheck",
+    "SequenceExample",
+    "SequenceSweep",
     "StdLinearity",
     "SweepLinearity",
     "T1Violation",

@@ -20,6 +20,7 @@ from ._results import (AssumptionChecks, BehaviourCurves, BellPrediction, Bundle
                        BellFit, ConsistencyCheck, CurveFits, GapChangeBias, GapChangeSamples, GridCoverage, GridSummary, HelpfulnessCurves,
                        JointTradeoff, LinearResponseCheck, MarginCheck, PairRadii, PredictedTradeoff,
                        ProjectionSummary, RadiusQuartiles, TanhPrediction, Verdicts, to_jsonable)
+from ._sequence import analyze_sequence
 from ._tradeoff import projection_2d, tradeoff
 from ._x64 import float64
 
@@ -248,6 +249,8 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> BundleAnalys
         grid=GridSummary(coverage=coverage, choice=(bundle.metadata or {}).get("grid_choice")),
         projection=projection,
         verdicts=verdicts,
+        sequence=analyze_sequence(bundle.sequence, bundle.metadata, behaviour_coefficients=cb, first_token_qc=b_qc,
+                                  radius_qc=a1.radius_qc, margin_per_prompt=per_prompt, first_token_fit=fit_b),
     )
 
 

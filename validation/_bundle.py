@@ -32,7 +32,20 @@ array                              meaning
                                    from question to question (q, o, d)
 ``projection.representations_nd``  optional: representations of two classes
 ``projection.labels_n``            optional: their class (0 or 1, int)
+``sequence.coefficients_c``        optional: coefficients of the sampled responses
+                                   (a subset of the behaviour grid, contains 0)
+``sequence.scores_qcs``            their scores B(a) in {-1, 0, +1}, per prompt,
+                                   coefficient and sample
+``sequence.lengths_qcs``           tokens of each response (int)
+``sequence.prompt_indices_q``      which behaviour prompts were sampled (int)
 ================================  ============================================
+
+The optional sequence-level behaviour (docs/theory.md#alignment, the sequence
+form) comes with a ``sequence`` entry in the manifest (sampling settings, the
+classifier) and, when the texts are kept, ``sequence_responses.jsonl`` beside
+the two files: one JSON object per response, its SHA-256 in the manifest. A
+bundle without it is read as before; readers that predate it ignore it (with a
+warning about arrays they do not read).
 
 Log-probabilities rather than raw logits are stored so that the full-vocabulary
 normaliser travels with the few token columns the theory needs.
@@ -185,6 +198,90 @@ class Projection:
 
 
 @dataclasses.dataclass(frozen=True)
+class SequenceSweep:
+    r"""Sampled responses scored by a classifier: the sequence-level behaviour (docs/theory.md#alignment).
+
+    ``scores_qcs[q, c, s]`` is ``B(a)`` in {-1, 0, +1} of sample ``s`` drawn for
+    behaviour prompt ``prompt_indices_q[q]`` at coefficient ``coefficients_c[c]``.
+    The estimate of ``B_P(c)`` is the mean over prompts of the per-prompt means
+    ``m_q(c) = mean_s B``; its standard error treats the samples as clustered
+    within prompts (the prompts a random sample of instructions): the standard
+    deviation over prompts of ``m_q`` (ddof 1) over ``sqrt(n_prompts)``. This
+    bounds the seed-to-seed spread (which sees only the sampling noise) and adds
+    the spread over prompts; ``se_sampling_c`` is the sampling part alone.
+
+    .. math:: \hat B(c) = \frac1Q \sum_q m_q(c), \qquad
+              \mathrm{SE}(c) = \sqrt{\frac{1}{Q(Q-1)} \sum_q (m_q(c) - \hat B(c))^2}
+
+    >>> import numpy as np
+    >>> scores = np.array([[[1, 1], [1, -1]], [[-1, -1], [1, 1]]], float)   # 2 prompts, 2 coefficients, 2 samples
+    >>> seq = SequenceSweep(np.array([0.0, 1.0]), scores, np.full((2, 2, 2), 32), np.array([0, 1]), 32, 1.0)
+    >>> seq.mean_c.tolist(), seq.se_c.round(6).tolist(), seq.refusal_fraction_c.tolist()
+    ([0.0, 0.5], [1.0, 0.5], [0.5, 0.75])
+    """
+
+    coefficients_c: np.ndarray  # coefficients (strictly increasing, contains 0), a subset of the behaviour grid
+    scores_qcs: np.ndarray  # B(a) in {-1, 0, +1}: +1 a refusal (aligned), -1 anything else
+    lengths_qcs: np.ndarray  # tokens generated per response (the stop token included)
+    prompt_indices_q: np.ndarray  # index of each sampled prompt among the behaviour prompts
+    max_new_tokens: int  # tokens drawn per response at most
+    temperature: float  # sampling temperature (1: the model's own distribution)
+    top_p: float = 1.0  # nucleus probability (1: the whole vocabulary)
+    classifier: str = "refusal prefixes (steerbounds.numerics.REFUSAL_PREFIXES): +1 refusal, -1 otherwise"
+    responses: tuple[str, ...] | None = None  # the texts, (q, c, s) in C order, or None when not kept
+    seed: int | None = None  # the seed the sampling keys derive from
+
+    @property
+    def n_prompts(self) -> int:
+        """Number of sampled prompts Q."""
+        return int(np.asarray(self.scores_qcs).shape[0])
+
+    @property
+    def n_samples(self) -> int:
+        """Samples per prompt and coefficient S."""
+        return int(np.asarray(self.scores_qcs).shape[2])
+
+    @property
+    def prompt_mean_qc(self) -> np.ndarray:
+        """Per-prompt means ``m_q(c)`` over the samples."""
+        return np.asarray(self.scores_qcs, dtype=np.float64).mean(axis=2)
+
+    @property
+    def mean_c(self) -> np.ndarray:
+        """The estimate of ``B_P(c)``: the mean over prompts of the per-prompt means."""
+        return self.prompt_mean_qc.mean(axis=0)
+
+    @property
+    def se_c(self) -> np.ndarray:
+        """Cluster (prompt-level) standard error of :attr:`mean_c`; NaN with a single prompt."""
+        m = self.prompt_mean_qc
+        if m.shape[0] < 2:
+            return np.full(m.shape[1], np.nan)
+        return m.std(axis=0, ddof=1) / np.sqrt(m.shape[0])
+
+    @property
+    def se_sampling_c(self) -> np.ndarray:
+        """Standard error of :attr:`mean_c` from the sampling alone (prompts fixed); NaN with one sample."""
+        x = np.asarray(self.scores_qcs, dtype=np.float64)
+        if x.shape[2] < 2:
+            return np.full(x.shape[1], np.nan)
+        var_qc = x.var(axis=2, ddof=1) / x.shape[2]
+        return np.sqrt(var_qc.sum(axis=0)) / x.shape[0]
+
+    @property
+    def refusal_fraction_c(self) -> np.ndarray:
+        """Fraction of responses scored +1 at each coefficient."""
+        return (np.asarray(self.scores_qcs) > 0).mean(axis=(0, 2))
+
+    def response(self, q: int, c: int, s: int) -> str | None:
+        """The text of sample ``s`` of prompt row ``q`` at coefficient index ``c`` (None when not kept)."""
+        if self.responses is None:
+            return None
+        _, nc, ns = np.asarray(self.scores_qcs).shape
+        return self.responses[(q * nc + c) * ns + s]
+
+
+@dataclasses.dataclass(frozen=True)
 class ActivationBundle:
     """One steering condition of one model: everything the validation reads.
 
@@ -204,6 +301,7 @@ class ActivationBundle:
     model: dict[str, Any] = dataclasses.field(default_factory=dict)  # e.g. {"name":..., "hash":...}
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)  # free-form (layers, vector, ...)
     projection: Projection | None = None  # optional 2-D projection data
+    sequence: SequenceSweep | None = None  # optional sequence-level behaviour (sampled responses)
 
     def validated(self) -> "ActivationBundle":
         """Check shapes, values and token sets; return ``self`` or raise :class:`BundleError`.
@@ -355,6 +453,49 @@ def validate_bundle(bundle: ActivationBundle) -> None:
             raise _fail("projection", "labels_n holds a single class", "give representations of both classes")
         if len(p.class_names) != 2:
             raise _fail("projection", f"class_names must name two classes, got {p.class_names}", "name both classes")
+    if bundle.sequence is not None:
+        _check_sequence(bundle.sequence, b)
+
+
+def _check_sequence(seq: SequenceSweep, behaviour: BehaviourSweep) -> None:
+    where = "sequence"
+    if not isinstance(seq, SequenceSweep):
+        raise _fail(where, f"must be a SequenceSweep, got {type(seq).__name__}", "build it with SequenceSweep(...)")
+    c = np.asarray(seq.coefficients_c, dtype=np.float64)
+    _check_grid(where + ".coefficients_c", c)
+    grid = np.asarray(behaviour.coefficients_c, dtype=np.float64)
+    off = [float(x) for x in c if not np.any(np.isclose(grid, x, rtol=0, atol=1e-9 * max(1.0, abs(x))))]
+    if off:
+        raise _fail(where + ".coefficients_c", f"{off} are not on the behaviour grid",
+                    "sample at coefficients of the behaviour sweep (the first-token comparison and T1 need them)")
+    scores = np.asarray(seq.scores_qcs)
+    if scores.ndim != 3 or scores.shape[1] != c.size or scores.size == 0:
+        raise _fail(where, f"scores_qcs has shape {scores.shape}, expected (prompts, {c.size}, samples)",
+                    "store one score per prompt, coefficient and sample")
+    if not np.isin(scores, (-1.0, 0.0, 1.0)).all():
+        raise _fail(where, "scores_qcs holds values other than -1, 0, +1", "store classifier scores B(a)")
+    lengths = np.asarray(seq.lengths_qcs)
+    if lengths.shape != scores.shape or not np.issubdtype(lengths.dtype, np.integer) or np.any(lengths < 0):
+        raise _fail(where, f"lengths_qcs must be non-negative integers of shape {scores.shape}, got shape "
+                           f"{lengths.shape} dtype {lengths.dtype}", "store the token count of every response")
+    idx = np.asarray(seq.prompt_indices_q)
+    if idx.shape != (scores.shape[0],) or not np.issubdtype(idx.dtype, np.integer):
+        raise _fail(where, f"prompt_indices_q must be {scores.shape[0]} integers, got shape {idx.shape}",
+                    "give the behaviour-prompt index of every sampled prompt")
+    if np.any(idx < 0) or np.any(idx >= behaviour.n_prompts) or len(set(idx.tolist())) != idx.size:
+        raise _fail(where, f"prompt_indices_q must be distinct indices in 0..{behaviour.n_prompts - 1}",
+                    "index the behaviour prompts")
+    if isinstance(seq.max_new_tokens, bool) or not isinstance(seq.max_new_tokens, (int, np.integer)) \
+            or seq.max_new_tokens < 1:
+        raise _fail(where, f"max_new_tokens must be a positive int, got {seq.max_new_tokens!r}", "record it")
+    if not (isinstance(seq.temperature, (int, float)) and np.isfinite(seq.temperature) and seq.temperature >= 0):
+        raise _fail(where, f"temperature must be a finite number >= 0, got {seq.temperature!r}", "record it")
+    if not (isinstance(seq.top_p, (int, float)) and 0 < seq.top_p <= 1):
+        raise _fail(where, f"top_p must lie in (0, 1], got {seq.top_p!r}", "record it")
+    if seq.responses is not None and (len(seq.responses) != scores.size
+                                      or not all(isinstance(t, str) for t in seq.responses)):
+        raise _fail(where, f"responses must be {scores.size} strings (one per score, in (q, c, s) order), got "
+                           f"{len(seq.responses)}", "keep every text or none")
 
 
 # ----------------------------------------------------------------------------- disk format
@@ -369,6 +510,13 @@ _ARRAYS = {
     "helpfulness.max_logprob_qc": ("helpfulness", "max_logprob_qc"),
     "helpfulness.delta_qcd": ("helpfulness", "delta_qcd"),
 }
+_SEQUENCE_ARRAYS = {
+    "sequence.coefficients_c": "coefficients_c",
+    "sequence.scores_qcs": "scores_qcs",
+    "sequence.lengths_qcs": "lengths_qcs",
+    "sequence.prompt_indices_q": "prompt_indices_q",
+}
+SEQUENCE_RESPONSES_NAME = "sequence_responses.jsonl"
 _UNEMBED_SHARED = "helpfulness.unembed_od"  # exactly one of these two is stored
 _UNEMBED_PER_QUESTION = "helpfulness.unembed_qod"
 
@@ -435,6 +583,23 @@ def save_bundle(bundle: ActivationBundle, directory: str | os.PathLike) -> Path:
         arrays["projection.representations_nd"] = np.ascontiguousarray(
             np.asarray(bundle.projection.representations_nd, dtype=np.float32))
         arrays["projection.labels_n"] = np.ascontiguousarray(np.asarray(bundle.projection.labels_n, dtype=np.int64))
+    seq = bundle.sequence
+    sequence_manifest = None
+    if seq is not None:
+        arrays["sequence.coefficients_c"] = np.ascontiguousarray(np.asarray(seq.coefficients_c, dtype=np.float64))
+        arrays["sequence.scores_qcs"] = np.ascontiguousarray(np.asarray(seq.scores_qcs, dtype=np.float32))
+        arrays["sequence.lengths_qcs"] = np.ascontiguousarray(np.asarray(seq.lengths_qcs, dtype=np.int64))
+        arrays["sequence.prompt_indices_q"] = np.ascontiguousarray(np.asarray(seq.prompt_indices_q, dtype=np.int64))
+        sequence_manifest = {"max_new_tokens": int(seq.max_new_tokens), "temperature": float(seq.temperature),
+                             "top_p": float(seq.top_p), "classifier": seq.classifier, "seed": seq.seed,
+                             "responses": None, "responses_sha256": None}
+        text_path = directory / SEQUENCE_RESPONSES_NAME
+        if seq.responses is not None:
+            atomic_write_bytes(text_path, sequence_jsonl(seq).encode())
+            sequence_manifest["responses"] = SEQUENCE_RESPONSES_NAME
+            sequence_manifest["responses_sha256"] = _sha256(text_path)
+        elif text_path.exists():
+            text_path.unlink()  # an older bundle's texts must not pass for this one's
     atomic_write_bytes(directory / ARRAYS_NAME, save(arrays))
     b, h, p = bundle.behaviour, bundle.helpfulness, bundle.projection
     manifest = {
@@ -456,11 +621,58 @@ def save_bundle(bundle: ActivationBundle, directory: str | os.PathLike) -> Path:
             "unembedding": "shared" if shared else "per_question",
         },
         "projection": None if p is None else {"class_names": list(p.class_names), "description": p.description},
+        **({} if sequence_manifest is None else {"sequence": sequence_manifest}),
         "arrays": {name: list(a.shape) for name, a in arrays.items()},
         "arrays_sha256": _sha256(directory / ARRAYS_NAME),
     }
     atomic_write_bytes(directory / MANIFEST_NAME, (json.dumps(manifest, indent=1) + "\n").encode())
     return directory
+
+
+def sequence_jsonl(seq: SequenceSweep) -> str:
+    """The responses of ``seq`` as JSON lines: prompt index, coefficient, sample index, length, score, text.
+
+    >>> import numpy as np
+    >>> seq = SequenceSweep(np.array([0.0, 1.0]), np.array([[[1.0], [-1.0]]]), np.array([[[3], [5]]]),
+    ...                     np.array([4]), 8, 1.0, responses=("Sorry, no.", "Sure"))
+    >>> sequence_jsonl(seq).splitlines()[1]
+    '{"prompt": 4, "coefficient": 1.0, "sample": 0, "length": 5, "score": -1, "text": "Sure"}'
+    """
+    if seq.responses is None:
+        raise ValueError("sequence_jsonl: the sequence sweep keeps no response texts (responses=None)")
+    scores, lengths = np.asarray(seq.scores_qcs), np.asarray(seq.lengths_qcs)
+    nq, nc, ns = scores.shape
+    lines = []
+    for q in range(nq):
+        for c in range(nc):
+            for s in range(ns):
+                lines.append(json.dumps({"prompt": int(seq.prompt_indices_q[q]),
+                                         "coefficient": float(seq.coefficients_c[c]), "sample": s,
+                                         "length": int(lengths[q, c, s]), "score": int(scores[q, c, s]),
+                                         "text": seq.responses[(q * nc + c) * ns + s]}, ensure_ascii=False))
+    return "\n".join(lines) + "\n"
+
+
+def _read_sequence_texts(directory: Path, ms: dict[str, Any], seq_arrays: dict[str, np.ndarray]) -> tuple[str, ...] | None:
+    name = ms.get("responses")
+    if name is None:
+        return None
+    path = directory / str(name)
+    if not path.is_file():
+        raise BundleError(f"bundle {directory}: the manifest lists the sequence responses {name} but the file is "
+                          "missing; copy it with the bundle or re-export")
+    digest = ms.get("responses_sha256")
+    if digest is not None and digest != _sha256(path):
+        raise BundleError(f"bundle {directory}: {name} does not match the SHA-256 recorded in the manifest "
+                          "(truncated or modified file); copy or export the bundle again")
+    texts = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            row = json.loads(line)
+            texts.append(row["text"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise BundleError(f"bundle {directory}: {name} line {number} is not a JSON object with a text") from None
+    return tuple(texts)
 
 
 def _need(mapping: Any, key: str, where: str) -> Any:
@@ -507,8 +719,9 @@ def load_bundle(directory: str | os.PathLike) -> ActivationBundle:
         raise BundleError(f"{prefix}: {text.removeprefix('bundle ')}") from None
 
 
-_INTEGER_ARRAYS = ("projection.labels_n",)
-_KNOWN_ARRAYS = (*_ARRAYS, _UNEMBED_SHARED, _UNEMBED_PER_QUESTION, "projection.representations_nd", *_INTEGER_ARRAYS)
+_INTEGER_ARRAYS = ("projection.labels_n", "sequence.lengths_qcs", "sequence.prompt_indices_q")
+_KNOWN_ARRAYS = (*_ARRAYS, _UNEMBED_SHARED, _UNEMBED_PER_QUESTION, "projection.representations_nd",
+                 "sequence.coefficients_c", "sequence.scores_qcs", *_INTEGER_ARRAYS)
 
 
 def _check_stored_arrays(directory: Path, manifest: dict, arrays: dict) -> None:
@@ -636,13 +849,33 @@ def _load_bundle(directory: Path) -> ActivationBundle:
             class_names=names if names is not None else ("aligned", "misaligned"),
             description=str(mp.get("description", "")),
         )
+    sequence = None
+    ms = manifest.get("sequence")
+    if ms is not None:
+        missing_seq = [n for n in _SEQUENCE_ARRAYS if n not in arrays]
+        if missing_seq or not isinstance(ms, dict):
+            raise BundleError(f"bundle {directory}: the manifest declares a sequence sweep but its arrays "
+                              f"{missing_seq} are missing (or its entry is not an object); re-export the bundle")
+        seq_arrays = {field: np.asarray(arrays[name]) for name, field in _SEQUENCE_ARRAYS.items()}
+        sequence = SequenceSweep(
+            coefficients_c=seq_arrays["coefficients_c"].astype(np.float64),
+            scores_qcs=seq_arrays["scores_qcs"].astype(np.float64),
+            lengths_qcs=seq_arrays["lengths_qcs"].astype(np.int64),
+            prompt_indices_q=seq_arrays["prompt_indices_q"].astype(np.int64),
+            max_new_tokens=_need(ms, "max_new_tokens", "sequence"),
+            temperature=_need(ms, "temperature", "sequence"),
+            top_p=ms.get("top_p", 1.0),
+            classifier=str(ms.get("classifier", "")),
+            responses=_read_sequence_texts(directory, ms, seq_arrays),
+            seed=ms.get("seed"),
+        )
     condition = _need(manifest, "condition", "")
     model = manifest.get("model") or {}
     metadata = manifest.get("metadata") or {}
     if not isinstance(model, dict) or not isinstance(metadata, dict):
         raise _fail("manifest", "model and metadata must be JSON objects", "fix the manifest")
     bundle = ActivationBundle(condition=condition, behaviour=behaviour, helpfulness=helpfulness,
-                              model=model, metadata=metadata, projection=projection)
+                              model=model, metadata=metadata, projection=projection, sequence=sequence)
     validate_bundle(bundle)
     return bundle
 

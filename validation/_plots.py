@@ -17,7 +17,10 @@ One set per condition, each as PNG and vector PDF, with its caption in
 * ``tradeoff``: gain and loss on the joint grid with bootstrap bands, the
   measured crossover with its interval, the best ``c`` for ``G - lam Lambda``,
   and the predictions;
-* ``overview``: the paper's four panels in one full-width figure.
+* ``overview``: the paper's four panels in one full-width figure;
+* ``sequence_behaviour`` (where sampled responses were measured): the
+  sequence-level mean with 95 % error bars and the first-token expectation on
+  the same axes (``validation/_sequence.py``).
 
 Fits that are not identifiable (:func:`steerbounds.validation._fits.identifiability`)
 are drawn as thin grey lines labelled so.
@@ -36,6 +39,7 @@ from matplotlib.figure import Figure
 from ._bundle import atomic_write_bytes
 from ._fits import bell_curve, tanh_curve
 from ._results import BellFit, BundleAnalysis, TanhFit
+from ._sequence import sequence_figure
 from ._style import PALETTE, figure_size, rc_params, with_titles
 
 FORMATS = ("png", "pdf")
@@ -463,6 +467,7 @@ FIGURES: dict[str, Callable[[BundleAnalysis, str], tuple[Figure, str] | None]] =
     "delta_norm": _delta_norm,
     "projection": _projection,
     "tradeoff": _tradeoff,
+    "sequence_behaviour": sequence_figure,  # drawn only where sampled responses were measured
 }
 
 

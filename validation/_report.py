@@ -16,6 +16,7 @@ from ._results import (BellFit, BundleAnalysis, DropReach, FailingPrompt, Nonlin
                        to_jsonable)
 from ._bundle import atomic_write_bytes
 from ._config import ValidationConfig
+from ._sequence import sequence_markdown
 
 REPORT_FORMAT = "steerbounds-report"
 REPORT_VERSION = 1
@@ -312,6 +313,7 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
                          f"bound = {_f(v.bound, 6)}")
         if t1.violations:
             lines.append("")
+        lines += sequence_markdown(cond.sequence)
         lines += ["### Fits (parameter ± standard error from the curve-fit covariance)", "",
                   "A fit is *not identifiable* when a parameter's relative standard error exceeds 50 % or R² < 0.5.",
                   "", "| fit | parameter | fitted | predicted | R² | identifiable |", "|---|---|---|---|---|---|"]

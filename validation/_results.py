@@ -1037,6 +1037,99 @@ class Verdicts(ReportRecord):
     t1_violations: int = _key("T1_violations")
 
 
+@dataclass(frozen=True)
+class SequenceBoundCheck(ReportRecord):
+    """T1's form checked on the sequence-level mean in aggregate (no guarantee: T1 is about the first token).
+
+    At each ``c != 0`` the bound is ``tanh(r(c) margin / 2 + artanh B_seq(0))``; ``slack_c`` is
+    ``sign(c) (B_seq(c) - bound_c)`` and ``z_c`` the slack over its standard error.
+
+    >>> SequenceBoundCheck(margin=None, n_prompts_a1=0, n_prompts=3, z_threshold=-1.96, r_c=[0.0], checked=False,
+    ...                    note="no margin").to_dict()["checked"]
+    False
+    """
+
+    margin: float | None  # median first-token margin Delta over the sampled prompts
+    n_prompts_a1: int  # sampled prompts whose margin is positive
+    n_prompts: int
+    z_threshold: float
+    r_c: Any  # mean signed norm sign(c) ||delta_c|| over the sampled prompts
+    checked: bool
+    note: str
+    b0_smoothed: float | None = _optional()  # Jeffreys-smoothed B_seq(0), when every response agreed
+    bound_c: Any = _optional()
+    slack_c: Any = _optional()
+    z_c: Any = _optional()
+    n_checked: int | None = _optional()
+    n_below: int | None = _optional()
+    n_significantly_below: int | None = _optional()
+    holds: bool | None = _optional()
+
+
+@dataclass(frozen=True)
+class SequenceExample(ReportRecord):
+    """One sampled response shown in the report.
+
+    >>> SequenceExample(prompt=0, coefficient=8.0, score=1, text="I'm sorry").score
+    1
+    """
+
+    prompt: int
+    coefficient: float
+    score: int  # +1 refusal, -1 otherwise
+    text: str
+
+
+@dataclass(frozen=True)
+class SequenceAnalysis(ReportRecord):
+    """The sequence-level behaviour of one condition, analysed (``report.json``'s ``sequence`` entry).
+
+    ``measured`` is False (and ``reason`` says why) when the bundle holds no
+    sampled responses; every other field is then empty.
+
+    >>> SequenceAnalysis.not_measured("no text").to_dict()
+    {'measured': False, 'reason': 'no text'}
+    """
+
+    measured: bool
+    reason: str | None = None
+    coefficients: Any = None  # the sampled coefficients
+    mean_c: Any = None  # mean over prompts of the per-prompt mean B
+    se_c: Any = None  # cluster standard error (prompts as clusters)
+    se_sampling_c: Any = None  # standard error from the sampling alone (prompts fixed)
+    refusal_fraction_c: Any = None  # fraction of responses scored +1
+    mean_length_c: Any = None  # mean tokens per response
+    first_token_mean_c: Any = None  # first-token B of the same prompts at the same coefficients
+    first_token_grid_c: Any = None  # the whole behaviour grid ...
+    first_token_grid_mean_c: Any = None  # ... and the first-token B of the same prompts on it
+    n_prompts: int = 0
+    n_samples: int = 0
+    max_new_tokens: int = 0
+    temperature: float = 0.0
+    top_p: float = 1.0
+    classifier: str = ""
+    seed: int | None = None
+    fit: TanhFit | None = _nested(TanhFit, nullable=True)  # tanh(a c + b0) fitted to mean_c, with its prediction
+    first_token_fit: TanhFit | None = _nested(TanhFit, nullable=True)  # the first-token fit, for comparison
+    t1: SequenceBoundCheck | None = _nested(SequenceBoundCheck, nullable=True)
+    examples: tuple[SequenceExample, ...] = field(default=(), metadata={"type": SequenceExample, "many": True})
+
+    @classmethod
+    def not_measured(cls, reason: str) -> "SequenceAnalysis":
+        """The entry of a condition without sampled responses, saying why.
+
+        Args:
+            reason: why nothing was sampled.
+
+        Returns:
+            a :class:`SequenceAnalysis` with ``measured=False``.
+        """
+        return cls(measured=False, reason=reason)
+
+    def _absent(self, name: str) -> bool:
+        return not self.measured and name not in ("measured", "reason")  # a skipped step writes only why
+
+
 @dataclass(frozen=True, kw_only=True)
 class BundleAnalysis(ReportRecord):
     """Everything :func:`~steerbounds.validation.analyze_bundle` measures on one bundle, with its identity.
@@ -1067,3 +1160,4 @@ class BundleAnalysis(ReportRecord):
     grid: GridSummary = _nested(GridSummary)
     projection: ProjectionSummary | None = _nested(ProjectionSummary, nullable=True)  # null: the bundle has none
     verdicts: Verdicts = _nested(Verdicts)
+    sequence: SequenceAnalysis | None = _nested(SequenceAnalysis, optional=True)  # sampled responses (optional)

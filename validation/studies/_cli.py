@@ -127,7 +127,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="layers to steer: START:STOP (STOP excluded) or a comma list (default: a band of middle "
                         "layers)")
     p.add_argument("--chunk-size", type=int, default=None, help="coefficients per saved chunk (default 9; minilm 7)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--samples", type=int, default=None, metavar="N",
+                   help="sequence-level behaviour: N sampled responses per behaviour prompt and coefficient, scored "
+                        "by the refusal-prefix classifier (0 turns the step off; default 0, smollm2 2)")
+    p.add_argument("--max-new-tokens", type=int, default=None, metavar="N",
+                   help="tokens per sampled response at most (default 32)")
+    p.add_argument("--temperature", type=float, default=None, metavar="T",
+                   help="sampling temperature of the responses (default 1: the model's own distribution)")
+    p.add_argument("--sequence-coefficients", default=None, metavar="C1,C2,...|all",
+                   help="the coefficients the responses are sampled at, on the behaviour grid and containing 0, or "
+                        "'all' for the whole grid (default all; smollm2 -16,-8,0,8,16)")
+    p.add_argument("--sequence-prompts", default=None, metavar="N|all",
+                   help="sample the first N behaviour prompts, or all (default all)")
+    p.add_argument("--sequence-chunk-size", type=int, default=None, metavar="N",
+                   help="coefficients per generate call and per saved chunk of the sampled responses (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0; the sampled responses' keys derive from it)")
     p.add_argument("--style", choices=["paper", "slides"], default="paper", help="figure style")
     p.add_argument("--fresh", action="store_true", help="discard finished chunks in OUT/work and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -135,6 +149,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--strict", action="store_true",
                    help="exit 3 when a theorem is violated where its assumption holds (a failing assumption does not)")
     p.set_defaults(func=_reproduce)
+
+
+def sequence_options(args: argparse.Namespace) -> dict:
+    """The StudyConfig fields of the sequence-level options that were given (``--samples`` and the rest).
+
+    >>> ns = argparse.Namespace(samples=3, max_new_tokens=None, temperature=None, sequence_coefficients="-2,0,2",
+    ...                         sequence_prompts="all")
+    >>> sequence_options(ns)
+    {'samples_per_prompt': 3, 'sequence_coefficients': (-2.0, 0.0, 2.0), 'sequence_prompts': None}
+    """
+    out: dict = {}
+    if args.samples is not None:
+        out["samples_per_prompt"] = args.samples
+    if args.max_new_tokens is not None:
+        out["max_new_tokens"] = args.max_new_tokens
+    if args.temperature is not None:
+        out["temperature"] = args.temperature
+    if args.sequence_coefficients is not None:
+        text = args.sequence_coefficients.strip()
+        if text == "all":
+            out["sequence_coefficients"] = None
+        else:
+            try:
+                out["sequence_coefficients"] = tuple(float(x) for x in text.split(",") if x.strip())
+            except ValueError:
+                raise ValueError(f"--sequence-coefficients {text!r}: expected comma-separated numbers (e.g. "
+                                 "-8,0,8) or 'all'") from None
+    if getattr(args, "sequence_chunk_size", None) is not None:
+        out["sequence_chunk_size"] = args.sequence_chunk_size
+    if args.sequence_prompts is not None:
+        text = str(args.sequence_prompts).strip()
+        if text == "all":
+            out["sequence_prompts"] = None
+        else:
+            try:
+                out["sequence_prompts"] = int(text)
+            except ValueError:
+                raise ValueError(f"--sequence-prompts {text!r}: expected a number of prompts or 'all'") from None
+    return out
 
 
 def _reproduce(args: argparse.Namespace) -> int:
@@ -156,6 +209,7 @@ def _reproduce(args: argparse.Namespace) -> int:
             fields["helpfulness_grid"] = tuple(args.helpfulness_grid or args.behaviour_grid)
         if args.chunk_size is not None:
             fields["chunk_size"] = args.chunk_size
+        fields.update(sequence_options(args))
         config = dataclasses.replace(base, **fields)
         files = UserFiles(
             behaviour_prompts=args.behaviour_prompts, contrast_prompts=args.contrast_prompts, questions=args.questions,

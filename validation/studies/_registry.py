@@ -163,6 +163,9 @@ def smollm2_data(model: Any = None) -> StudyData:
                                metadata={**data.metadata, "misaligned_tokens": "SmolLM2's own compliance openers"})
 
 
+SMOLLM2_SEQUENCE_COEFFICIENTS = (-8.0, 0.0, 8.0, 16.0)
+
+
 def smollm2_study_config() -> StudyConfig:
     """The default study of SmolLM2-135M-Instruct (docs/smollm2.md): grids from its measured residual scale.
 
@@ -170,11 +173,24 @@ def smollm2_study_config() -> StudyConfig:
     whose last-token residual norm is about 120..195 (mean about 150) on the packaged prompts; the grids
     stay within a fifth of it and are coarse enough to run in minutes on 2 cores.
 
-    >>> smollm2_study_config().behaviour_grid
-    (-24.0, 24.0, 4.0)
+    The sequence-level behaviour samples 2 responses of at most 32 tokens (temperature 1, stop at EOS) for
+    each of the 79 behaviour prompts at 4 coefficients of the behaviour grid, ``-8, 0, 8, 16`` (up to a
+    tenth of the residual norm: where the CAA vector turns compliance into refusals before the output
+    degenerates; the positive side, where the behaviour changes, gets two), one coefficient per ``generate``
+    call. Measured on the shared 2-core development machine (Intel Xeon, load average 5 to 13), the step
+    alone: 40-46 s of CPU per coefficient (79 prompts x 2 samples x 32 tokens) plus about 30 s of
+    compilation; 197-207 s of CPU for these 4 coefficients (281 s wall at load average 3 to 5; 246 s of CPU
+    for 5 coefficients), within the 4 minutes it may cost.
+    Vmapping two coefficients per call gained nothing on the CPU (17.9 against 17.1 s per coefficient on 40
+    prompts) and compiles a larger program, hence one per call.
+
+    >>> cfg = smollm2_study_config()
+    >>> cfg.behaviour_grid, cfg.samples_per_prompt, cfg.max_new_tokens, cfg.sequence_coefficients
+    ((-24.0, 24.0, 4.0), 2, 32, (-8.0, 0.0, 8.0, 16.0))
     """
     return StudyConfig(behaviour_grid=(-24.0, 24.0, 4.0), helpfulness_grid=(-24.0, 24.0, 6.0), vector_method="caa",
-                       chunk_size=5)
+                       chunk_size=5, samples_per_prompt=2, max_new_tokens=32, temperature=1.0,
+                       sequence_coefficients=SMOLLM2_SEQUENCE_COEFFICIENTS, sequence_chunk_size=1)
 
 
 register_model("toy", load=_load_toy, data=lambda model: toy_data(model.prompt_encoder.world),

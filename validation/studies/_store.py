@@ -70,7 +70,7 @@ class SweepStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / FINGERPRINT_NAME
         if path.exists() and fresh:
-            for p in self.directory.glob("*.safetensors"):
+            for p in [*self.directory.glob("*.safetensors"), *self.directory.glob("*.jsonl")]:
                 p.unlink()
             path.unlink()
         if path.exists():
@@ -136,6 +136,43 @@ class SweepStore:
             return dict(load_file(str(p)))
         except (SafetensorError, OSError, ValueError):
             return None
+
+
+    def text_path(self, part: str, index: int) -> Path:
+        """JSON-lines file of chunk ``index`` of ``part`` (texts kept beside a chunk's arrays).
+
+        >>> import tempfile
+        >>> SweepStore(tempfile.mkdtemp(), {}).text_path("sequence", 2).name
+        'sequence-0002.jsonl'
+        """
+        return self.directory / f"{part}-{index:04d}.jsonl"
+
+    def save_texts(self, part: str, index: int, rows: list[dict[str, Any]]) -> None:
+        """Write a chunk's rows (JSON objects, one a line) atomically.
+
+        >>> import tempfile
+        >>> s = SweepStore(tempfile.mkdtemp(), {}); s.save_texts("p", 0, [{"text": "hi"}])
+        >>> s.load_texts("p", 0)
+        [{'text': 'hi'}]
+        """
+        data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        atomic_write_bytes(self.text_path(part, index), data.encode("utf-8"))
+
+    def load_texts(self, part: str, index: int) -> list[dict[str, Any]] | None:
+        """A chunk's rows, or ``None`` if the file is missing or unreadable.
+
+        >>> import tempfile
+        >>> SweepStore(tempfile.mkdtemp(), {}).load_texts("p", 0) is None
+        True
+        """
+        p = self.text_path(part, index)
+        if not p.is_file():
+            return None
+        try:
+            rows = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line]
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+            return None
+        return rows if all(isinstance(r, dict) for r in rows) else None
 
 
 def chunks(n: int, size: int) -> list[slice]:

@@ -39,10 +39,20 @@ from steerbounds.numerics import (
     TransformerConfig,
     contrast_vectors,
     load_steering_vectors,
+    pad_coefficients,
+    refusal_score,
     save_steering_vectors,
 )
 
-from .._bundle import FORMAT_VERSION, ActivationBundle, BehaviourSweep, HelpfulnessSweep, Projection, save_bundle
+from .._bundle import (
+    FORMAT_VERSION,
+    ActivationBundle,
+    BehaviourSweep,
+    HelpfulnessSweep,
+    Projection,
+    SequenceSweep,
+    save_bundle,
+)
 from .._checks import behaviour_values, helpfulness_values
 from .._config import ValidationConfig
 from .._grid import choose_grid, grid_coverage, layered_grid, measure_scales
@@ -104,12 +114,20 @@ class StudyConfig:
     layers: tuple[int, ...] | None = None  # steered layers; None: default_layers(n_layers)
     vector_method: str = "pca"  # "pca", "mean_difference" (pair differences) or "caa" (see VECTOR_METHODS)
     chunk_size: int = 9  # coefficients per saved chunk (and per vmapped batch)
-    seed: int = 0  # recorded; the study itself draws no random numbers
+    seed: int = 0  # the sampled responses' keys derive from it; the sweeps draw no random numbers
     validation: ValidationConfig = dataclasses.field(default_factory=ValidationConfig)  # analysis thresholds
+    # The sequence-level behaviour (sampled responses scored by the refusal classifier), on the mid-layer condition:
+    samples_per_prompt: int = 0  # responses per prompt and coefficient; 0: the step is off
+    max_new_tokens: int = 32  # tokens per response at most (a response also stops at the EOS token)
+    temperature: float = 1.0  # sampling temperature (1: the model's own distribution, B_P(q) = E_a B(a))
+    sequence_coefficients: tuple[float, ...] | None = None  # a subset of the behaviour grid; None: the whole grid
+    sequence_prompts: int | None = None  # the first N behaviour prompts; None: every one
+    sequence_chunk_size: int = 1  # coefficients per generate call and per saved chunk
 
     def __post_init__(self) -> None:
         if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
             raise ValueError(f"StudyConfig.chunk_size must be a positive int, got {self.chunk_size!r}")
+        self._check_sequence()
         if self.vector_method not in VECTOR_METHODS:
             raise ValueError(f"StudyConfig.vector_method must be one of {list(VECTOR_METHODS)}, got "
                              f"{self.vector_method!r}")
@@ -120,6 +138,34 @@ class StudyConfig:
         if (self.behaviour_grid is None) != (self.helpfulness_grid is None):
             raise ValueError("StudyConfig: give both behaviour_grid and helpfulness_grid, or neither (then one joint "
                              "grid per condition is chosen from the model's measured scales)")
+
+    def _check_sequence(self) -> None:
+        def positive_int(name: str, flag: str, value: Any, low: int, why: str = "") -> None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"StudyConfig.{name} ({flag}) must be an int >= {low}{why}, got {value!r}")
+
+        positive_int("samples_per_prompt", "--samples", self.samples_per_prompt, 0, " (0 turns the step off)")
+        positive_int("max_new_tokens", "--max-new-tokens", self.max_new_tokens, 1)
+        positive_int("sequence_chunk_size", "--sequence-chunk-size", self.sequence_chunk_size, 1)
+        if self.sequence_prompts is not None:  # a standard error over prompts needs two
+            positive_int("sequence_prompts", "--sequence-prompts", self.sequence_prompts, 2,
+                         " (the standard error is over prompts)")
+        t = self.temperature
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (np.isfinite(t) and t > 0):
+            raise ValueError(f"StudyConfig.temperature (--temperature) must be a finite number > 0 (responses are "
+                             f"sampled; 1 samples the model's own distribution), got {t!r}")
+        if self.sequence_coefficients is not None:
+            c = self.sequence_coefficients
+            if not isinstance(c, tuple) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in c):
+                raise ValueError(f"StudyConfig.sequence_coefficients (--sequence-coefficients) must be a tuple of "
+                                 f"numbers, got {c!r}")
+            arr = np.asarray(c, dtype=np.float64)
+            if not np.all(np.isfinite(arr)) or arr.size < 2 or not np.all(np.diff(arr) > 0) or not np.any(arr == 0):
+                raise ValueError(f"StudyConfig.sequence_coefficients (--sequence-coefficients) {list(c)} must be "
+                                 "finite, strictly increasing, "
+                                 "hold at least two values and contain 0 (the unsteered reference)")
+            if self.behaviour_grid is not None:
+                sequence_grid(self, self.behaviour_coefficients())
 
     @property
     def auto_grid(self) -> bool:
@@ -165,6 +211,35 @@ class StudyConfig:
         d["validation"] = self.validation.to_dict()
         d["layers"] = None if self.layers is None else list(self.layers)
         return d
+
+
+SEQUENCE_FIELDS = ("samples_per_prompt", "max_new_tokens", "temperature", "sequence_coefficients", "sequence_prompts",
+                   "sequence_chunk_size")
+
+
+def sequence_grid(config: StudyConfig, behaviour_c: np.ndarray) -> np.ndarray:
+    """The coefficients the responses are sampled at: ``config.sequence_coefficients``, checked to lie on the
+    behaviour grid, or the whole grid.
+
+    >>> cfg = StudyConfig(behaviour_grid=(-2, 2, 1), helpfulness_grid=(-2, 2, 1), sequence_coefficients=(-2.0, 0.0, 2.0))
+    >>> sequence_grid(cfg, cfg.behaviour_coefficients()).tolist()
+    [-2.0, 0.0, 2.0]
+    >>> sequence_grid(cfg, np.array([-1.0, 0.0, 1.0]))
+    Traceback (most recent call last):
+    ...
+    ValueError: StudyConfig.sequence_coefficients: [-2.0, 2.0] are not on the behaviour grid [-1.0, 0.0, 1.0]; ...
+    """
+    grid = np.asarray(behaviour_c, dtype=np.float64)
+    if config.sequence_coefficients is None:
+        return grid
+    c = np.asarray(config.sequence_coefficients, dtype=np.float64)
+    off = [float(x) for x in c if not np.any(np.isclose(grid, x, rtol=0, atol=1e-9 * max(1.0, abs(x))))]
+    if off:
+        shown = np.round(grid, 6).tolist()
+        raise ValueError(f"StudyConfig.sequence_coefficients: {off} are not on the behaviour grid "
+                         f"{shown if len(shown) <= 15 else shown[:15] + ['...']}; give coefficients of the grid "
+                         "(--sequence-coefficients C1,C2,... or 'all')")
+    return grid[[int(np.argmin(np.abs(grid - x))) for x in c]]
 
 
 def default_layers(n_layers: int) -> tuple[int, ...]:
@@ -249,8 +324,9 @@ def run_study(model: Any, data: StudyData, config: StudyConfig, out_dir: str | o
     n_layers = model.config.n_layers
     layers = check_layers(tuple(config.layers) if config.layers is not None else default_layers(n_layers), n_layers)
     digest = model.model_hash
+    study_fields = {k: v for k, v in config.to_dict().items() if k not in SEQUENCE_FIELDS}  # those key their own chunks
     fingerprint = {
-        "study": {**config.to_dict(), "layers": list(layers)},
+        "study": {**study_fields, "layers": list(layers)},
         "model": {"name": model.identity()["name"], "hash": digest},
         "inputs_sha256": data.digest(),
         "steerbounds": __version__,
@@ -291,7 +367,7 @@ def run_study(model: Any, data: StudyData, config: StudyConfig, out_dir: str | o
 
         def make_bundle(condition: str, cb: np.ndarray, ch: np.ndarray, lpb: np.ndarray, db: np.ndarray,
                         lph: np.ndarray, toph: np.ndarray, dh: np.ndarray, rep_layer: int | None,
-                        meta: dict[str, Any]) -> ActivationBundle:
+                        meta: dict[str, Any], sequence: SequenceSweep | None = None) -> ActivationBundle:
             return ActivationBundle(
                 condition=condition,
                 behaviour=BehaviourSweep(cb, lpb, db, readout.behaviour.rows_rd, tuple(readout.aligned),
@@ -302,6 +378,7 @@ def run_study(model: Any, data: StudyData, config: StudyConfig, out_dir: str | o
                 model=model.identity(),
                 metadata=meta,
                 projection=None if rep_layer is None else projection(rep_layer),
+                sequence=sequence,
             ).validated()
 
         h0: dict[str, np.ndarray] = {}
@@ -355,7 +432,18 @@ def run_study(model: Any, data: StudyData, config: StudyConfig, out_dir: str | o
         final_lp_h, final_top_h, final_delta_h = model.final_condition(question_prompts, v_final, ch_final, h0_h,
                                                                        readout.helpfulness)
         residual_norms = model.residual_norms(prompts)
-    tick("final-representation condition")
+        tick("final-representation condition")
+        sequence, sequence_info = None, {}
+        if not getattr(model, "generates_text", False):  # said even when the step is off: it cannot run here
+            why = getattr(model, "NO_TEXT_REASON", "its adapter draws no text (generates_text is not True)")
+            sequence_info = {"skipped": f"the model {model.identity()['name']} generates no text: {why}"}
+        elif config.samples_per_prompt == 0:
+            sequence_info = {"skipped": "turned off (samples_per_prompt = 0; --samples N turns it on)"}
+        else:
+            sequence = sequence_sweep(model, data, config, store, steering, cb, progress=tick)
+            sequence_info = {"coefficients": sequence.coefficients_c.tolist(), "n_prompts": sequence.n_prompts,
+                             "samples_per_prompt": sequence.n_samples, "max_new_tokens": config.max_new_tokens,
+                             "temperature": config.temperature, "sequence_chunk_size": config.sequence_chunk_size}
 
     metadata = {
         "layers": list(layers), "vector_method": config.vector_method, "n_contrast_pairs": n_pairs,
@@ -375,15 +463,88 @@ def run_study(model: Any, data: StudyData, config: StudyConfig, out_dir: str | o
 
     bundles = [
         make_bundle("mid_layers", cb, ch, lp_b, delta_b, lp_h, top_h, delta_h, layers[mid],
-                    {**metadata, "grid_choice": choices["mid_layers"], "description": descriptions["mid_layers"]}),
+                    {**metadata, "grid_choice": choices["mid_layers"], "description": descriptions["mid_layers"],
+                     "sequence_behaviour": sequence_info}, sequence),
         make_bundle("final_representation", cb_final, ch_final, final_lp_b, final_delta_b, final_lp_h, final_top_h,
                     final_delta_h, n_layers,
                     {**metadata, "layers": [n_layers], "grid_choice": choices["final_representation"],
-                     "description": descriptions["final_representation"]}),  # steers the final representation only
+                     "description": descriptions["final_representation"],
+                     "sequence_behaviour": {"skipped": "sampled on the mid-layer condition only (this condition "
+                                                       "steers the final representation analytically, z + c U v; "
+                                                       "no tokens are generated through it)"}}),
     ]
     for b in bundles:
         save_bundle(b, out_dir / "bundles" / b.condition)
     return bundles
+
+
+_SEQUENCE_STREAM = 0x5E9  # folded into the seed's key: the sampled responses' own random stream
+
+
+def sequence_sweep(model: Any, data: StudyData, config: StudyConfig, store: SweepStore, steering: Any,
+                   behaviour_c: np.ndarray, *, progress: Callable[[str], None] | None = None) -> SequenceSweep:
+    """Sampled steered responses on the behaviour prompts, scored by ``refusal_score``: resumable, deterministic.
+
+    ``config.samples_per_prompt`` responses of at most ``config.max_new_tokens``
+    tokens per prompt (the first ``config.sequence_prompts``, each in the
+    model's prompt format) and coefficient (:func:`sequence_grid`), drawn by
+    ``model.sample_sweep`` in chunks of ``config.sequence_chunk_size``
+    coefficients (the last chunk padded to the same size, so one compiled
+    program serves every chunk). The keys derive from ``config.seed`` (same
+    seed, same texts). Each finished chunk's scores and lengths are saved
+    through ``store``, its texts beside them as JSON lines (prompt index,
+    coefficient, sample index, length, score, text); the chunk's part name
+    carries a digest of the sampling settings, so other settings never reuse it.
+    """
+    import hashlib
+    import json
+
+    tick = progress or (lambda label: None)
+    coefficients = sequence_grid(config, behaviour_c)
+    n_all = len(data.behaviour_prompts)
+    nq = n_all if config.sequence_prompts is None else config.sequence_prompts
+    if nq > n_all:
+        raise ValueError(f"StudyConfig.sequence_prompts = {nq} but there are only {n_all} behaviour prompts; give "
+                         f"--sequence-prompts {n_all} or fewer")
+    if nq < 2:
+        raise ValueError(f"the sequence-level behaviour needs at least 2 behaviour prompts (its standard error is "
+                         f"over prompts), got {nq}")
+    texts_in = list(data.behaviour_prompts[:nq])
+    prompts = model.encode(texts_in)
+    size = min(config.sequence_chunk_size, coefficients.size)
+    settings = {"coefficients": coefficients.tolist(), "prompts_sha256": hashlib.sha256(
+        json.dumps(texts_in).encode()).hexdigest(), "samples_per_prompt": config.samples_per_prompt,
+        "max_new_tokens": config.max_new_tokens, "temperature": float(config.temperature), "top_p": 1.0,
+        "chunk": size, "seed": config.seed, "stop_at_eos": True, "classifier": "refusal_score"}
+    part = "sequence-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    base_key = jax.random.fold_in(jax.random.key(config.seed), _SEQUENCE_STREAM)
+    s = config.samples_per_prompt
+    scores, lengths, texts = [], [], []
+    for index, sl in enumerate(chunks(coefficients.size, size)):
+        c = coefficients[sl]
+        arrays, rows = store.load(part, index), store.load_texts(part, index)
+        reused = (arrays is not None and rows is not None and np.array_equal(arrays.get("__coefficients__"), c)
+                  and len(rows) == nq * c.size * s)
+        if not reused:
+            drawn, n_tokens = model.sample_sweep(prompts, steering, pad_coefficients(c, size),
+                                                 key=jax.random.fold_in(base_key, sl.start), n_samples=s,
+                                                 max_new_tokens=config.max_new_tokens,
+                                                 temperature=float(config.temperature))
+            rows = [{"prompt": q, "coefficient": float(c[j]), "sample": k, "length": int(n_tokens[j, q, k]),
+                     "score": refusal_score(drawn[j][q][k]), "text": drawn[j][q][k]}
+                    for q in range(nq) for j in range(c.size) for k in range(s)]
+            store.save_texts(part, index, rows)  # the texts first: the arrays mark the chunk finished
+            arrays = {"scores": np.array([r["score"] for r in rows], np.float32).reshape(nq, c.size, s),
+                      "lengths": np.array([r["length"] for r in rows], np.int64).reshape(nq, c.size, s),
+                      "__coefficients__": c}
+            store.save(part, index, arrays)
+        scores.append(np.asarray(arrays["scores"], np.float64))
+        lengths.append(np.asarray(arrays["lengths"], np.int64))
+        texts.append(np.array([r["text"] for r in rows], dtype=object).reshape(nq, c.size, s))
+        tick("sequence behaviour")
+    return SequenceSweep(coefficients, np.concatenate(scores, axis=1), np.concatenate(lengths, axis=1),
+                         np.arange(nq), config.max_new_tokens, float(config.temperature), top_p=1.0,
+                         responses=tuple(np.concatenate(texts, axis=1).reshape(-1).tolist()), seed=config.seed)
 
 
 PILOT_FRACTION = 0.05  # pilot coefficient as a fraction of the median last-token norm at the steered layer
@@ -451,11 +612,16 @@ def n_steps(config: StudyConfig) -> int:
     >>> n_steps(StudyConfig(behaviour_grid=(-1, 1, 1), helpfulness_grid=(-1, 1, 1), chunk_size=2))
     7
     """
+    n_seq = 0
+    if config.samples_per_prompt > 0:  # the sequence-level step's chunks (an estimate on an automatic grid)
+        n_c = (len(config.sequence_coefficients) if config.sequence_coefficients is not None else
+               21 if config.auto_grid else config.behaviour_coefficients().size)
+        n_seq = len(chunks(n_c, config.sequence_chunk_size))
     if config.auto_grid:  # two grid choices; the chunks of a grid of at most 121 points (an upper estimate)
-        return 2 * len(chunks(121, config.chunk_size)) + 5
+        return 2 * len(chunks(121, config.chunk_size)) + 5 + n_seq
     nb = len(chunks(config.behaviour_coefficients().size, config.chunk_size))
     nh = len(chunks(config.helpfulness_coefficients().size, config.chunk_size))
-    return nb + nh + 3
+    return nb + nh + 3 + n_seq
 
 
 def _tiny_model_and_data(seed: int = 0) -> tuple[Any, StudyData]:
