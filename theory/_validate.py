@@ -39,6 +39,9 @@ def is_concrete(x) -> bool:
 def as_float_array(name: str, x, *, min_ndim: int = 0) -> jax.Array:
     """``x`` as a JAX array in the computing dtype, finite, with at least ``min_ndim`` axes.
 
+    Under ``jax.jit`` or ``jax.vmap`` (a traced ``x``) the dtype and shape are still checked and the finiteness check is
+    staged: it raises inside :func:`steerbounds.checked` and is skipped otherwise.
+
     >>> as_float_array("r", [1, 2]).shape
     (2,)
     >>> as_float_array("r", [1.0, float("nan")])
@@ -98,6 +101,9 @@ def check_array(where: str, name: str, x, *, ndim: int | None = None, finite: bo
                 host: bool = False):
     """``x`` checked as a real (``integer``: integer) array with ``ndim`` axes, finite unless ``finite=False``.
 
+    Under ``jax.jit`` or ``jax.vmap`` (a traced ``x``) the dtype and shape are still checked and the finiteness check is
+    staged: it raises inside :func:`steerbounds.checked` and is skipped otherwise.
+
     Returns a numpy array with ``host=True`` (for host code), else a JAX array of the same dtype.
 
     >>> check_array("fit", "c", [0.0, 1.0], ndim=1, host=True)
@@ -118,6 +124,9 @@ def check_array(where: str, name: str, x, *, ndim: int | None = None, finite: bo
 
 def check_finite(name: str, x, *, where: str = "", finite: bool = True, host: bool = False) -> jax.Array:
     """``x`` as a real JAX array, unchanged in dtype; raise on NaN/inf (staged under tracing).
+
+    Under ``jax.jit`` or ``jax.vmap`` (a traced ``x``) the dtype and shape are still checked and the finiteness check is
+    staged: it raises inside :func:`steerbounds.checked` and is skipped otherwise.
 
     ``where`` prefixes messages with the function's name; ``finite=False`` checks the dtype only.
 
@@ -197,6 +206,9 @@ def check_positive(name: str, x: jax.Array, fix: str, *, allow_zero: bool = Fals
 def token_ids(name: str, ids, vocab_size: int) -> np.ndarray:
     """A non-empty, duplicate-free 1-D array of token ids in ``[0, vocab_size)`` (public as ``check_token_ids``).
 
+    Token ids choose array rows, so they must be concrete: a traced array inside ``jax.jit`` is refused
+    with a ``TypeError`` (pass them as a static list).
+
     >>> token_ids("aligned_ids", [3, 1], vocab_size=5)
     array([3, 1], dtype=int32)
     >>> token_ids("aligned_ids", [3, 3], vocab_size=5)
@@ -231,6 +243,8 @@ def token_ids(name: str, ids, vocab_size: int) -> np.ndarray:
 
 def check_disjoint(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
     """Raise if the token sets ``a`` and ``b`` share an id.
+
+    A host-side check of concrete ids: call it outside ``jax.jit`` (the sets fix which rows are read).
 
     >>> import numpy as np
     >>> check_disjoint("aligned_ids", np.array([1]), "misaligned_ids", np.array([2]))  # no error
@@ -270,6 +284,9 @@ def broadcast_batch(parts: Sequence[tuple[str, jax.Array, int]]) -> tuple[int, .
 
 def covariance(cov, k: int) -> tuple[jax.Array, str]:
     """Classify and check a covariance for ``k`` competitors (assumption A2's Sigma).
+
+    Under ``jax.jit`` or ``jax.vmap`` (a traced ``cov``) its kind and shape are still checked and the value checks are
+    staged: it raises inside :func:`steerbounds.checked` and is skipped otherwise.
 
     Returns ``(array, kind)`` with kind ``"scalar"`` (``()``, sigma squared),
     ``"diagonal"`` (``(k,)``) or ``"full"`` (``(..., k, k)``, batched). Public as ``check_covariance``.
@@ -346,6 +363,9 @@ def staged_check(ok, message: str) -> None:
 def prng_key(name: str, key, *, allow_none: bool = False) -> jax.Array:
     """A typed PRNG key from ``key``: an int seed, a ``jax.random.key`` or a raw uint32 key (None: seed 0 if allowed).
 
+    Under ``jax.jit`` a traced typed key passes through unchanged (an int seed is a Python value, read at
+    trace time).
+
     >>> prng_key("key", 0).shape
     ()
     >>> prng_key("key", True)
@@ -377,6 +397,8 @@ def prng_key(name: str, key, *, allow_none: bool = False) -> jax.Array:
 def positive_int(where: str, name: str, value, *, allow_none: bool = False) -> None:
     """Raise unless ``value`` is an int > 0 (or None when allowed).
 
+    A check of a Python value: under ``jax.jit`` it runs once, at trace time (pass the value as static).
+
     >>> positive_int("steering_sweep", "chunk_size", 4)  # no error
     >>> positive_int("steering_sweep", "chunk_size", 0)
     Traceback (most recent call last):
@@ -391,6 +413,8 @@ def positive_int(where: str, name: str, value, *, allow_none: bool = False) -> N
 
 def instance_of(where: str, name: str, value, kind: type, example: str) -> None:
     """Raise a TypeError naming ``name`` unless ``value`` is a ``kind``.
+
+    A check of a Python object: under ``jax.jit`` it runs once, at trace time.
 
     >>> instance_of("forward", "config", 3, dict, "{}")
     Traceback (most recent call last):

@@ -16,6 +16,7 @@ from ._results import (BellFit, BundleAnalysis, DropReach, FailingPrompt, Nonlin
                        to_jsonable)
 from ._bundle import atomic_write_bytes
 from ._config import ValidationConfig
+from ._format import _f, _pm
 from ._sequence import sequence_markdown
 
 REPORT_FORMAT = "steerbounds-report"
@@ -104,27 +105,6 @@ def load_report(path: str | os.PathLike) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- markdown
-
-
-def _f(x: Any, digits: int = 3) -> str:
-    if x is None:
-        return "n/a"
-    if isinstance(x, str):
-        return x
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, int):
-        return str(x)
-    x = float(x)
-    if x == 0:
-        return "0"
-    if abs(x) >= 1e4 or abs(x) < 1e-3:
-        return f"{x:.{digits - 1}e}"
-    return f"{x:.{digits}g}"
-
-
-def _pm(v: Any, se: Any) -> str:
-    return f"{_f(v)} ± {_f(se, 2)}" if se is not None else _f(v)
 
 
 def _identifiable(fit: TanhFit | BellFit) -> bool:

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ._format import _f, _pm
 from ._fits import fit_tanh, identifiability, tanh_curve
 from ._results import SequenceAnalysis, SequenceBoundCheck, SequenceExample, TanhFit, TanhPrediction
 
@@ -177,23 +178,6 @@ def analyze_sequence(sequence: Any, metadata: dict[str, Any], *, behaviour_coeff
 
 
 # ----------------------------------------------------------------------------- report.md
-
-
-def _f(x: Any, digits: int = 3) -> str:
-    if x is None:
-        return "n/a"
-    if isinstance(x, str):
-        return x
-    x = float(x)
-    if x == 0:
-        return "0"
-    if abs(x) >= 1e4 or abs(x) < 1e-3:
-        return f"{x:.{digits - 1}e}"
-    return f"{x:.{digits}g}"
-
-
-def _pm(v: Any, se: Any) -> str:
-    return f"{_f(v)} ± {_f(se, 2)}" if se is not None else _f(v)
 
 
 def sequence_markdown(seq: SequenceAnalysis | None) -> list[str]:
