@@ -615,8 +615,16 @@ class BellPrediction(ReportRecord):
     how: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class _FitRecord(ReportRecord):
-    """The keys a fit writes depend on whether it was fitted and converged."""
+    """The fields every fit has; the keys a fit writes depend on whether it was fitted and converged."""
+
+    n_points: int | None = None
+    converged: bool
+    fitted: bool | None = None
+    note: str | None = None
+    r2: float | None = None
+    rmse: float | None = None
 
     def _absent(self, name: str) -> bool:
         if name == "fitted":
@@ -647,12 +655,6 @@ class TanhFit(_FitRecord):
     (True, 0.4, -0.3)
     """
 
-    n_points: int | None = None
-    converged: bool
-    fitted: bool | None = None
-    note: str | None = None
-    r2: float | None = None
-    rmse: float | None = None
     a: float | None = None
     a_se: float | None = None
     b0: float | None = None
@@ -684,12 +686,6 @@ class BellFit(_FitRecord):
     (0.5, 0.3, True)
     """
 
-    n_points: int | None = None
-    converged: bool
-    fitted: bool | None = None
-    note: str | None = None
-    r2: float | None = None
-    rmse: float | None = None
     a: float | None = None
     a_se: float | None = None
     b: float | None = None
