@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import platform
 import statistics
@@ -147,6 +148,60 @@ def matmul_peak_jax(sizes=PEAK_SIZES, repeats: int = 5) -> float:
     return best
 
 
+def block_matrix_shapes(cfg) -> tuple[tuple[int, int], ...]:
+    """(in, out) of every matrix of one block: q, k, v, o, then the MLP's (from the model config's shapes)."""
+    hd = cfg.head_size
+    attn = ((cfg.d_model, cfg.n_heads * hd), (cfg.d_model, cfg.n_kv_heads * hd), (cfg.d_model, cfg.n_kv_heads * hd),
+            (cfg.n_heads * hd, cfg.d_model))
+    mlp = ((cfg.d_model, cfg.d_ff),) * (2 if cfg.mlp == "swiglu" else 1) + ((cfg.d_ff, cfg.d_model),)
+    return attn + mlp
+
+
+def block_gemm_rate_jax(shapes, rows: int, repeats: int = 5) -> float:
+    """FLOP/s of XLA running one block's matrix products (``shapes``, each x @ W on ``rows`` rows), best of repeats.
+
+    The products are the model's own shapes, one compiled call for the whole block, without attention or
+    element-wise work: what a block's matrices cost on this backend at this batch size.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    key = jax.random.key(0)
+    xs = [jax.random.normal(jax.random.fold_in(key, 2 * i), (rows, k), jnp.float32) for i, (k, _) in enumerate(shapes)]
+    ws = [0.03 * jax.random.normal(jax.random.fold_in(key, 2 * i + 1), s, jnp.float32) for i, s in enumerate(shapes)]
+    products = jax.jit(lambda xs, ws: [x @ w for x, w in zip(xs, ws)])
+    jax.block_until_ready(products(xs, ws))
+    flops = sum(2 * rows * k * n for k, n in shapes)
+    inner = max(1, int(2e9 // flops))
+
+    def run():
+        for _ in range(inner):
+            out = products(xs, ws)
+        jax.block_until_ready(out)
+
+    return inner * flops / min(timed(run)[1] for _ in range(repeats))
+
+
+def block_gemm_rate_torch(shapes, rows: int, repeats: int = 5) -> float:
+    """:func:`block_gemm_rate_jax` with torch (``x @ W`` per matrix, the products transformers' layers run)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    xs = [torch.randn(rows, k, generator=gen) for k, _ in shapes]
+    ws = [0.03 * torch.randn(k, n, generator=gen) for k, n in shapes]
+    flops = sum(2 * rows * k * n for k, n in shapes)
+    inner = max(1, int(2e9 // flops))
+
+    def run():
+        with torch.inference_mode():
+            for _ in range(inner):
+                for x, w in zip(xs, ws):
+                    x @ w
+
+    run()
+    return inner * flops / min(timed(run)[1] for _ in range(repeats))
+
+
 def copy_bandwidth(n_bytes: int = 1 << 29, repeats: int = 5) -> dict:
     """Best memory-copy bandwidth, bytes/s counted as read + write (2 x the array), with numpy and torch."""
     src = np.ones(n_bytes // 4, np.float32)
@@ -164,6 +219,44 @@ def copy_bandwidth(n_bytes: int = 1 << 29, repeats: int = 5) -> dict:
         pass
     del src, dst
     return out
+
+
+# ----------------------------------------------------------------------------- worker processes
+
+
+class Worker:
+    """A benchmark section's own process (spawned, so each side holds only its own libraries and programs).
+
+    ``target(conn, *args)`` first sends a ready message (kept as ``info``), then answers each message sent by
+    :meth:`ask` until ``{"cmd": "stop"}``. ``env`` is set for the child only.
+    """
+
+    def __init__(self, target, *args, env=None):
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        old = dict(os.environ)
+        os.environ.update(env or {})
+        try:
+            self.process = ctx.Process(target=target, args=(child, *args), daemon=True)
+            self.process.start()
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+        self.info = self._recv()
+
+    def _recv(self):
+        while not self.conn.poll(5.0):
+            if not self.process.is_alive():
+                raise RuntimeError(f"benchmark worker died (exit code {self.process.exitcode}); see its output above")
+        return self.conn.recv()
+
+    def ask(self, **msg):
+        self.conn.send({"memory": False, "record": False, **msg})
+        return self._recv()
+
+    def stop(self):
+        self.conn.send({"cmd": "stop"})
+        self.process.join(60)
 
 
 # ----------------------------------------------------------------------------- counting

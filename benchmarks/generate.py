@@ -45,6 +45,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     ROOT,
+    Worker,
+    block_gemm_rate_jax,
+    block_gemm_rate_torch,
+    block_matrix_shapes,
     block_flops,
     copy_bandwidth,
     machine,
@@ -224,7 +228,8 @@ def _torch_worker(conn, cfg: GenConfig, folder: str, tokens, mask, vector, coefs
             if cmd == "stop":
                 break
             if cmd == "peak":
-                conn.send({"flops_per_s": matmul_peak_torch(), **copy_bandwidth()})
+                gemm = {rows: block_gemm_rate_torch(msg["shapes"], rows) for rows in msg["gemm_rows"]}
+                conn.send({"flops_per_s": matmul_peak_torch(), **copy_bandwidth(), "block_gemm": gemm})
                 continue
             go = lambda: timed(lambda: run(cmd, warm=msg.get("warm", False)))  # noqa: E731
             if msg.get("memory"):
@@ -272,6 +277,7 @@ def _jax_worker(conn, cfg: GenConfig, folder: str, tokens, mask, vector, coefs, 
                                               share_span=False).logits_cbv,
     }
     conn.send({"ready": True, "span": common_span_length(tokens, mask), "chunk": chunk,
+               "own_width": lay.own_tokens_bt.shape[1],
                "chunks": -(-padded // chunk), "padded_coefficients": padded,
                "devices": [str(d) for d in jax.devices()], "xla_flags": os.environ.get("XLA_FLAGS", ""),
                # XLA's CPU client runs one intra-op thread per usable core
@@ -282,7 +288,8 @@ def _jax_worker(conn, cfg: GenConfig, folder: str, tokens, mask, vector, coefs, 
         if cmd == "stop":
             break
         if cmd == "peak":
-            conn.send({"flops_per_s": matmul_peak_jax()})
+            gemm = {rows: block_gemm_rate_jax(msg["shapes"], rows) for rows in msg["gemm_rows"]}
+            conn.send({"flops_per_s": matmul_peak_jax(), "block_gemm": gemm})
             continue
         go = lambda: timed(lambda: np.asarray(jax.block_until_ready(sections[cmd]())))  # noqa: E731
         if msg.get("memory"):
@@ -296,33 +303,6 @@ def _jax_worker(conn, cfg: GenConfig, folder: str, tokens, mask, vector, coefs, 
 # ----------------------------------------------------------------------------- driver
 
 
-class _Worker:
-    def __init__(self, target, *args, env=None):
-        ctx = mp.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        old = dict(os.environ)
-        os.environ.update(env or {})
-        try:
-            self.process = ctx.Process(target=target, args=(child, *args), daemon=True)
-            self.process.start()
-        finally:
-            os.environ.clear()
-            os.environ.update(old)
-        self.info = self._recv()
-
-    def _recv(self):
-        while not self.conn.poll(5.0):
-            if not self.process.is_alive():
-                raise RuntimeError(f"benchmark worker died (exit code {self.process.exitcode}); see its output above")
-        return self.conn.recv()
-
-    def ask(self, **msg):
-        self.conn.send(msg)
-        return self._recv()
-
-    def stop(self):
-        self.conn.send({"cmd": "stop"})
-        self.process.join(60)
 
 
 def ensure_steering_vectors(site: Path) -> str | None:
@@ -425,15 +405,19 @@ def run(cfg: GenConfig, *, out_path: Path, cache: Path, sv_site: Path | None, pa
         if maker.exitcode:
             raise RuntimeError("creating the checkpoint failed")
     site = ensure_steering_vectors(sv_site) if sv_site else None
+    from steerbounds.numerics import TransformerConfig, cache_bytes_per_token_per_layer
+
+    model_cfg = TransformerConfig.llama_style(vocab_size=cfg.vocab_size, d_model=cfg.d_model, n_layers=cfg.n_layers,
+                                              n_heads=cfg.n_heads, n_kv_heads=cfg.n_kv_heads, d_ff=cfg.d_ff)
     env = {"OMP_WAIT_POLICY": "PASSIVE"} if passive else {}
     args = (cfg, str(folder), tokens, mask, vector, coefs, site)
     # (c) runs in a JAX worker of its own: a compiled program stays resident (about 160 MiB of code for the
     # 30-block generation program), and a user who generates holds that one, not the prefill-only program that
     # splits our timing or the sweeps' programs. Those run in two more workers, each with its own weights.
-    workers = [_Worker(_torch_worker, *args, env=env)]
+    workers = [Worker(_torch_worker, *args, env=env)]
     try:
         for _ in range(3):
-            workers.append(_Worker(_jax_worker, *args))
+            workers.append(Worker(_jax_worker, *args))
     except BaseException:
         for w in workers:
             w.process.terminate()
@@ -450,10 +434,15 @@ def run(cfg: GenConfig, *, out_path: Path, cache: Path, sv_site: Path | None, pa
         print("warm-up (excluded): " + ", ".join(f"{k} {v:.1f}s" for k, v in warm.items()), flush=True)
         rounds = {name: [] for _, name in sections}
         peaks = {"torch": [], "jax": []}
+        # One block's matrix products at the row counts each side's prefill and decode put through them
+        gemm_rows = {"theirs_decode": cfg.prompts, "ours_decode": jax_w.info["chunk"] * cfg.prompts,
+                     "theirs_prefill": cfg.prompts * tokens.shape[1],
+                     "ours_prefill": jax_w.info["chunk"] * cfg.prompts * jax_w.info["own_width"]}
+        peak_msg = dict(cmd="peak", shapes=block_matrix_shapes(model_cfg), gemm_rows=sorted(set(gemm_rows.values())))
         memory, outputs = {}, {}
         for r in range(cfg.repeats):
-            peaks["torch"].append(torch_w.ask(cmd="peak"))
-            peaks["jax"].append(jax_w.ask(cmd="peak"))
+            peaks["torch"].append(torch_w.ask(**peak_msg))
+            peaks["jax"].append(jax_w.ask(**peak_msg))
             for worker, name in sections:
                 reply = worker.ask(cmd=name, memory=r == 0, record=r == 0)
                 if r == 0:
@@ -470,10 +459,6 @@ def run(cfg: GenConfig, *, out_path: Path, cache: Path, sv_site: Path | None, pa
             if w.process.is_alive():
                 w.process.terminate()
 
-    from steerbounds.numerics import TransformerConfig, cache_bytes_per_token_per_layer
-
-    model_cfg = TransformerConfig.llama_style(vocab_size=cfg.vocab_size, d_model=cfg.d_model, n_layers=cfg.n_layers,
-                                              n_heads=cfg.n_heads, n_kv_heads=cfg.n_kv_heads, d_ff=cfg.d_ff)
     span = jax_info["span"]
     flops = count_flops(cfg, model_cfg, tokens, mask, span)
     med = {n: median([x["wall_s"] for x in rs]) for n, rs in rounds.items()}
@@ -557,8 +542,15 @@ def run(cfg: GenConfig, *, out_path: Path, cache: Path, sv_site: Path | None, pa
         sec = res["sections"][name]
         sec.update(flops=span_flops[shared], achieved_flops_per_s=span_flops[shared] / med[name],
                    fraction_of_peak=span_flops[shared] / med[name] / peak_flops)
+    # The backends' matrix products at the model's shapes: what one block's matrices cost on each side
+    gemm = {}
+    for use, rows in gemm_rows.items():
+        jx = median([p["block_gemm"][rows] for p in peaks["jax"]])
+        tr = median([p["block_gemm"][rows] for p in peaks["torch"]])
+        gemm[use] = {"rows": rows, "xla_flops_per_s": jx, "torch_flops_per_s": tr, "xla_over_torch": jx / tr,
+                     "xla_fraction_of_peak": jx / peak_flops, "torch_fraction_of_peak": tr / peak_flops}
     res.update(
-        speedup=speed, agreement=agree, flops=flops, warmup_s=warm,
+        speedup=speed, agreement=agree, flops=flops, warmup_s=warm, block_gemm=gemm,
         limits={"matmul_peak_flops_per_s": peak_flops, "copy_bandwidth_bytes_per_s": bandwidth, "peaks": peaks,
                 "ideal": ideal, "five_x": five_x_statement(speed, ideal, med)},
         sweep={"shared_over_plain": med["sweep_plain"] / med["sweep_shared"], "max_abs_logit_difference": sweep_diff,
@@ -645,6 +637,9 @@ def format_table(report: dict) -> str:
                  f"faster than every prompt whole (FLOP ratio {sw['flop_ratio']:.2f}); max |logit difference| "
                  f"{sw['max_abs_logit_difference']:.1e}")
     lines.append("agreement of the greedy tokens: " + ", ".join(f"{k} {v:.3f}" for k, v in res["agreement"].items()))
+    lines.append("one block's matrix products at the model's shapes (GFLOP/s, XLA / torch): " + "; ".join(
+        f"{use.replace('_', ' ')} ({g['rows']} rows) {g['xla_flops_per_s'] / 1e9:.0f} / {g['torch_flops_per_s'] / 1e9:.0f} "
+        f"= {g['xla_over_torch']:.2f}" for use, g in res["block_gemm"].items()))
     ca = res["cache"]
     lines.append(f"cache: {ca['bytes_per_token_per_layer']} bytes per token per layer ({ca['bytes_per_token'] / 1024:.0f} "
                  f"KiB per token, all layers); coefficients per chunk {ca['chunk_coefficients']} "

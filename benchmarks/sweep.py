@@ -44,7 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    ROOT, block_flops, machine, matmul_peak_jax, matmul_peak_torch, measure_memory, median, timed, unembed_flops,
+    ROOT, Worker, block_flops, machine, matmul_peak_jax, matmul_peak_torch, measure_memory, median, timed, unembed_flops,
     uptime, versions,
 )
 
@@ -288,34 +288,13 @@ def _jax_worker(conn, cfg: BenchConfig, folder: str, tokens_bt, coefficients_c, 
 # ----------------------------------------------------------------------------- driver
 
 
-class _Worker:
-    def __init__(self, target, *args):
-        ctx = mp.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=target, args=(child, *args), daemon=True)
-        self.process.start()
-        self.info = self._recv()
-
-    def _recv(self):
-        while not self.conn.poll(5.0):
-            if not self.process.is_alive():
-                raise RuntimeError(f"benchmark worker died (exit code {self.process.exitcode}); see its output above")
-        return self.conn.recv()
-
-    def ask(self, **msg):
-        self.conn.send({"memory": False, "record": False, **msg})
-        return self._recv()
-
-    def stop(self):
-        self.conn.send({"cmd": "stop"})
-        self.process.join(60)
 
 
 _SHORT = ("forward", "analytic")  # timed INNER times per round (single passes are short)
 INNER = 3
 
 
-def _measure(cfg: BenchConfig, torch_w: _Worker, jax_w: _Worker):
+def _measure(cfg: BenchConfig, torch_w: Worker, jax_w: Worker):
     warmup = {}
     for name in ("a", "a_last"):
         warmup[name] = torch_w.ask(cmd=name, warmup=True)["warmup_s"]
@@ -396,9 +375,9 @@ def run(cfg: BenchConfig, *, out_path: Path, cache: Path, xla_flags: str | None)
         if maker.exitcode:
             raise RuntimeError("creating the checkpoint failed")
     args = (cfg, str(folder), tokens_bt, coefficients_c, vector_d, str(logits_dir))
-    torch_w = _Worker(_torch_worker, *args)
+    torch_w = Worker(_torch_worker, *args)
     try:
-        jax_w = _Worker(_jax_worker, *args)
+        jax_w = Worker(_jax_worker, *args)
     except BaseException:
         torch_w.process.terminate()
         raise
