@@ -369,6 +369,17 @@ def ideal_times(cfg: GenConfig, model_cfg, flops: dict, peak: float, bandwidth: 
     return out
 
 
+def gemm_bound_times(flops: dict, gemm: dict) -> dict:
+    """Each side's time if it ran only its FLOPs, at its own backend's rate for one block's matrix products at its
+    row counts (XLA for ours, torch for theirs; ``block_gemm`` of the run): a limit set by the GEMM code, not the
+    machine, and one no section can beat without faster matrix products."""
+    ours = (flops["ours_prefill"] / gemm["ours_prefill"]["xla_flops_per_s"]
+            + flops["ours_decode"] / gemm["ours_decode"]["xla_flops_per_s"])
+    theirs = (flops["theirs_prefill"] / gemm["theirs_prefill"]["torch_flops_per_s"]
+              + flops["theirs_decode"] / gemm["theirs_decode"]["torch_flops_per_s"])
+    return {"ours_s": ours, "theirs_s": theirs}
+
+
 def five_x_statement(speed: dict, ideal: dict, med: dict) -> str:
     """The answer to "can (c) be 5x faster than (a) and (b) here", from the run's own numbers."""
     ratio = speed["limit_ratio_theirs_over_ours"]
@@ -549,8 +560,12 @@ def run(cfg: GenConfig, *, out_path: Path, cache: Path, sv_site: Path | None, pa
         tr = median([p["block_gemm"][rows] for p in peaks["torch"]])
         gemm[use] = {"rows": rows, "xla_flops_per_s": jx, "torch_flops_per_s": tr, "xla_over_torch": jx / tr,
                      "xla_fraction_of_peak": jx / peak_flops, "torch_fraction_of_peak": tr / peak_flops}
+    bound = gemm_bound_times(flops, gemm)
+    for other in ("a", "b"):
+        if other in med:
+            speed[f"c_at_xla_gemm_rate_over_{other}"] = med[other] / bound["ours_s"]
     res.update(
-        speedup=speed, agreement=agree, flops=flops, warmup_s=warm, block_gemm=gemm,
+        speedup=speed, agreement=agree, flops=flops, warmup_s=warm, block_gemm=gemm, gemm_bound=bound,
         limits={"matmul_peak_flops_per_s": peak_flops, "copy_bandwidth_bytes_per_s": bandwidth, "peaks": peaks,
                 "ideal": ideal, "five_x": five_x_statement(speed, ideal, med)},
         sweep={"shared_over_plain": med["sweep_plain"] / med["sweep_shared"], "max_abs_logit_difference": sweep_diff,
@@ -640,6 +655,11 @@ def format_table(report: dict) -> str:
     lines.append("one block's matrix products at the model's shapes (GFLOP/s, XLA / torch): " + "; ".join(
         f"{use.replace('_', ' ')} ({g['rows']} rows) {g['xla_flops_per_s'] / 1e9:.0f} / {g['torch_flops_per_s'] / 1e9:.0f} "
         f"= {g['xla_over_torch']:.2f}" for use, g in res["block_gemm"].items()))
+    gb = res["gemm_bound"]
+    lines.append(f"with only its FLOPs, at its backend's rate for these products: (c) {gb['ours_s']:.1f} s, (a)/(b) "
+                 f"{gb['theirs_s']:.1f} s; (c) at that rate would be " + ", ".join(
+                     f"{sp[f'c_at_xla_gemm_rate_over_{o}']:.2f}x faster than ({o})" for o in ("a", "b")
+                     if f"c_at_xla_gemm_rate_over_{o}" in sp))
     ca = res["cache"]
     lines.append(f"cache: {ca['bytes_per_token_per_layer']} bytes per token per layer ({ca['bytes_per_token'] / 1024:.0f} "
                  f"KiB per token, all layers); coefficients per chunk {ca['chunk_coefficients']} "

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
+from hooks_reference import assert_agrees_with_hooks
 from numerics_reference import FWD, get_model, randomised, small_config
 
 from steerbounds.numerics import (
@@ -281,29 +282,6 @@ def test_matches_transformers_generate_with_hooks(tmp_path):
     coefs, layers, n_new = [-2.0, 0.0, 3.0], [0, 1], 12
     ours = generate(graphdef, state, tokens, mask_bt=mask, steering=make_steering(model.config, vector, layers),
                     coefficients_c=coefs, max_new_tokens=n_new).tokens_cbsn[:, :, 0]
-    vec = torch.tensor(vector, dtype=torch.float32)
     hf.generation_config.eos_token_id = None
-    total, same, divergent = 0, 0, 0
-    for ci, c in enumerate(coefs):
-        def hook(module, inputs, output, c=c):
-            return (output[0] + c * vec,) + tuple(output[1:]) if isinstance(output, tuple) else output + c * vec
-
-        handles = [hf.model.layers[layer].register_forward_hook(hook) for layer in layers]
-        with torch.no_grad():
-            res = hf.generate(input_ids=torch.from_numpy(tokens), attention_mask=torch.from_numpy(mask),
-                              max_new_tokens=n_new, do_sample=False, output_logits=True,
-                              return_dict_in_generate=True)
-        for h in handles:
-            h.remove()
-        theirs = res.sequences[:, t:].numpy()
-        logits = torch.stack(res.logits, 1).numpy()  # (b, n, V)
-        total += theirs.size
-        same += int((theirs == ours[ci]).sum())
-        for row in range(4):
-            diff = np.flatnonzero(theirs[row] != ours[ci, row])
-            if diff.size:  # a divergence may start only at a near tie of the top two logits
-                divergent += 1
-                top2 = np.sort(logits[row, diff[0]])[-2:]
-                assert top2[1] - top2[0] < 1e-3, (c, row, diff[0], top2)
-    assert same / total >= 0.99, (same, total, divergent)
+    assert_agrees_with_hooks(ours, hf, hf.model.layers, tokens, mask, vector, coefs, layers)
     assert len({ours[i].tobytes() for i in range(3)}) == 3  # the steering changed the continuations
