@@ -25,7 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._forward import Steering
-from ._model import Block, Transformer, rotary_inverse_frequencies
+from ._model import Block, Transformer
+from ._rotary import rotary_inverse_frequencies
 
 _BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 

@@ -9,19 +9,21 @@ special case ``h_c = h + c v`` of docs/theory.md#setting.
 
 from __future__ import annotations
 
-from steerbounds.theory import instance_of
-
-from typing import NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from steerbounds.theory import as_float_array, is_concrete
+from steerbounds.theory import as_float_array, instance_of, is_concrete
 
 from ._config import TransformerConfig
-from ._rotary import rotary_inverse_frequencies  # not from ._model, which imports this module (Transformer is named in annotations only)
+from ._rotary import rotary_inverse_frequencies
+
+
+if TYPE_CHECKING:  # for annotations only: ._model imports this module
+    from ._model import Transformer
 
 
 class ForwardOutput(NamedTuple):
@@ -257,11 +259,16 @@ def _final(model: Transformer, x, steering, ctx: _Context | None, mask=None):
         where = mask.astype(jnp.float32)[..., None]
         vec = jnp.reshape(steering.vectors_ld[n], (1,) * (h.ndim - 1) + (-1,))
         h = h + (amount * where * vec).astype(h.dtype)
+    return unembed(model, h), h
+
+
+def unembed(model: Transformer, h) -> jax.Array:
+    """Logits ``z = U h (+ b)`` in float32 of final representations ``h`` (..., d)."""
     u_vd, b_v = model.unembedding()
     logits = jnp.einsum("...d,vd->...v", h, u_vd.astype(h.dtype), preferred_element_type=jnp.float32)
     if b_v is not None:
         logits = logits + jnp.reshape(b_v.astype(jnp.float32), (1,) * (logits.ndim - 1) + (-1,))
-    return logits.astype(jnp.float32), h
+    return logits.astype(jnp.float32)
 
 
 def _check_steering(config: TransformerConfig, steering: Steering | None, shape_bt, *, where: str) -> None:

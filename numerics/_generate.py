@@ -48,8 +48,8 @@ from ._sweep import default_memory_budget, graphdef_config
 
 _CPU_BUDGET = 4 << 30  # bytes: the default --memory-budget on CPU
 # On CPU a decode step is compute-bound once it puts this many rows (coefficients x prompts x samples) through
-# each weight matrix: every weight read then feeds 2 x 64 FLOPs, more than a 2-core CPU's FLOP/byte ratio
-# (about 13 FLOP per byte). More coefficients per chunk only hold more cache: on the SmolLM2 shape (16 prompts)
+# each weight matrix: every 4-byte weight read then feeds 2 x 64 FLOPs (32 per byte), more than a 2-core CPU's
+# FLOP/byte ratio (about 13). More coefficients per chunk only hold more cache: on the SmolLM2 shape (16 prompts)
 # chunks of 4 and 12 coefficients took the same CPU time, with 205 and 592 MiB of peak growth.
 _CPU_DECODE_ROWS = 64
 STEER_POSITIONS = ("all", "generated")

@@ -15,8 +15,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from steerbounds.theory import behaviour_expectation, helpfulness
-from steerbounds.theory import as_float_array, check_array, check_disjoint, is_concrete, check_token_ids
+from steerbounds.theory import (
+    as_float_array,
+    behaviour_expectation,
+    check_array,
+    check_disjoint,
+    check_token_ids,
+    helpfulness,
+    is_concrete,
+)
 
 
 class FirstTokenBehaviour(NamedTuple):

@@ -24,7 +24,6 @@ from flax import nnx
 
 from ._config import TransformerConfig
 from ._forward import forward_module
-from ._rotary import rotary_inverse_frequencies  # re-exported here for numerics._cache
 
 
 def _normal(rngs: nnx.Rngs, shape: tuple[int, ...], std: float, dtype: str) -> jax.Array:

@@ -39,6 +39,7 @@ from flax import nnx
 
 from ._chat import ChatTokenizer
 from ._encoder import EncoderConfig
+from ._forward import unembed
 from ._gguf import _pure_parameters, gguf_config, read_gguf
 from ._gguf_tokenizer import gguf_chat_tokenizer
 from ._generate import generate
@@ -423,12 +424,10 @@ class DecoderStudyModel:
         ``h0_bd`` is the sweep's own ``h`` at ``c = 0``, so no forward pass runs
         here (and no logits at every position are held).
         """
-        u_vd, b_v = nnx.merge(self.graphdef, self.state).unembedding()
+        model = nnx.merge(self.graphdef, self.state)
+        u_vd, _ = model.unembedding()
         v = np.asarray(v_d, dtype=np.float32) / np.linalg.norm(v_d)
-        h0 = jax.numpy.asarray(np.asarray(h0_bd, dtype=np.float32))
-        z_bv = jax.numpy.einsum("bd,vd->bv", h0, u_vd.astype(h0.dtype), preferred_element_type=jax.numpy.float32)
-        if b_v is not None:
-            z_bv = z_bv + b_v.astype(jax.numpy.float32)[None, :]
+        z_bv = unembed(model, jax.numpy.asarray(h0_bd, dtype=jax.numpy.float32))
         z_cbv = final_steering_logits(z_bv, u_vd, v, np.asarray(coefficients_c).astype(np.float32), normalize=False)
         lp, top = candidate_log_probs(np.asarray(z_cbv), candidates.ids)
         delta = (np.asarray(coefficients_c)[None, :, None] * v.astype(np.float64)[None, None, :]).astype(np.float32)

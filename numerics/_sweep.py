@@ -20,10 +20,6 @@ shards the prompt and coefficient axes over a device mesh (``mesh=``).
 
 from __future__ import annotations
 
-from steerbounds.theory import instance_of, positive_int
-
-from steerbounds.theory import check_array
-
 from typing import NamedTuple, Sequence
 
 import jax
@@ -32,7 +28,7 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh
 
-from steerbounds.theory import check_finite, is_concrete
+from steerbounds.theory import check_array, check_finite, check_token_ids, instance_of, is_concrete, positive_int
 
 from ._config import TransformerConfig
 from ._forward import (
@@ -51,7 +47,7 @@ from ._forward import (
 from ._cache import PromptArrays, PromptLayout, arrange_prompts, embed_prompts, prefill, steer
 from ._model import Transformer
 from ._shard import run_sharded_sweep, sharded_final
-from steerbounds.theory import check_token_ids
+
 
 _DEFAULT_BUDGET = 1 << 30  # bytes, when an accelerator does not report its memory
 # On CPU the chunk is limited for speed, not memory: once a chunk's activations grow past a few hundred MB the

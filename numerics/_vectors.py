@@ -10,8 +10,6 @@ unit norm. A random unit direction is the control.
 
 from __future__ import annotations
 
-from steerbounds.theory import check_array
-
 import dataclasses
 import json
 from pathlib import Path
@@ -22,11 +20,12 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from steerbounds.theory import prng_key
+from steerbounds.theory import check_array, prng_key
 
 from ._forward import _check_layers, check_tokens, forward_module, make_steering, Steering
 from ._params import model_hash as _model_hash
 from ._sweep import graphdef_config, last_positions
+
 
 SIGN_CONVENTION = "aligned_minus_misaligned"  # <v, aligned - misaligned> > 0 on average over the pairs
 _FORMAT = "steerbounds.steering_vectors"

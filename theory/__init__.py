@@ -25,6 +25,7 @@ from ._alignment import (
 )
 from ._checked import checked as checked
 from ._expectation import (
+    Expectation as Expectation,
     expected_helpfulness as expected_helpfulness,
 )
 from ._helpfulness import (
@@ -51,6 +52,7 @@ from ._validate import (  # the argument checks, for layers built on this one
 )
 
 __all__ = [
+    "Expectation",
     "alignment_bound",
     "alignment_slope",
     "as_float_array",

@@ -16,10 +16,10 @@ from ._config import ValidationConfig
 from ._crossover import DEFAULT_LAMBDAS, measured_tradeoff
 from ._fits import fit_bell, fit_tanh, identifiability, restricted_bell_range_note
 from ._grid import grid_coverage
-from ._results import (AssumptionChecks, BehaviourCurves, BellPrediction, BundleAnalysis, BundleSizes,
-                       BellFit, ConsistencyCheck, CurveFits, GapChangeBias, GapChangeSamples, GridCoverage, GridSummary, HelpfulnessCurves,
-                       JointTradeoff, LinearResponseCheck, MarginCheck, PairRadii, PredictedTradeoff,
-                       ProjectionSummary, RadiusQuartiles, TanhPrediction, Verdicts, to_jsonable)
+from ._results import (AssumptionChecks, BehaviourCurves, BellFit, BellPrediction, BundleAnalysis, BundleSizes,
+                       ConsistencyCheck, CurveFits, GapChangeBias, GapChangeSamples, GridCoverage, GridSummary,
+                       HelpfulnessCurves, JointTradeoff, LinearResponseCheck, MarginCheck, PairRadii,
+                       PredictedTradeoff, ProjectionSummary, RadiusQuartiles, TanhPrediction, Verdicts)
 from ._sequence import analyze_sequence
 from ._tradeoff import projection_2d, tradeoff
 from ._x64 import float64
@@ -120,7 +120,6 @@ def _canonical(bundle: ActivationBundle) -> ActivationBundle:
 
 @float64  # the theory and numerics layers compute in float64 only under JAX's x64 mode
 def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> BundleAnalysis:
-    validate_bundle(bundle)
     bundle = _canonical(bundle)
     bh, hp = bundle.behaviour, bundle.helpfulness
     cb, ch = bh.coefficients_c, hp.coefficients_c

@@ -6,13 +6,11 @@ module only lines measured numbers up against it.
 
 from __future__ import annotations
 
-from steerbounds.theory import instance_of
-
-from steerbounds.theory import check_array
-
 from typing import Any
 
 import numpy as np
+
+from steerbounds.theory import check_array, instance_of
 
 from ._bundle import BehaviourSweep, HelpfulnessSweep
 from ._results import AlignmentBoundCheck, HelpfulnessBoundCheck, T1Violation

@@ -40,7 +40,7 @@ from ._bundle import atomic_write_bytes
 from ._fits import bell_curve, tanh_curve
 from ._results import BellFit, BundleAnalysis, TanhFit
 from ._sequence import sequence_figure
-from ._style import PALETTE, figure_size, rc_params, with_titles
+from ._style import PALETTE, figure_size, percent_sign, rc_params, with_titles
 
 FORMATS = ("png", "pdf")
 Z95 = 1.959964  # error bars are 95 % intervals of the mean (1.96 standard errors)
@@ -71,11 +71,6 @@ def _g(x: float) -> str:
     return f"{x:.3g}"
 
 
-def _pct() -> str:
-    """A percent sign for labels: escaped when LaTeX typesets the figure."""
-    import matplotlib
-
-    return r"\%" if matplotlib.rcParams["text.usetex"] else "%"
 
 
 def _legend_below(ax: Any, ncol: int = 1) -> None:
@@ -90,13 +85,9 @@ def _title(fig: Any, style: str, cond: BundleAnalysis, what: str) -> None:
         fig.suptitle(f"{what}: {cond.condition.replace('_', ' ')}", fontsize="medium")
 
 
-def _identifiable(fit: TanhFit | BellFit) -> bool:
-    return bool(fit.identifiability is not None and fit.identifiability.identifiable)
-
-
 def _fit_line(ax: Any, cc: np.ndarray, y: np.ndarray, fit: TanhFit | BellFit, label: str) -> None:
     """A fitted curve: solid in the fit colour when identifiable, thin grey and labelled so otherwise."""
-    if _identifiable(fit):
+    if fit.identifiable:
         ax.plot(cc, y, color=PALETTE["fit"], lw=1.1, label=label, zorder=3)
     else:
         ax.plot(cc, y, color=PALETTE["individual"], lw=0.6, ls="--", zorder=2,
@@ -136,7 +127,7 @@ def _behaviour_panel(ax: Any, cond: BundleAnalysis, *, individual: bool = True) 
         cc = np.linspace(c.min(), c.max(), 400)
         _fit_line(ax, cc, tanh_curve(cc, fit.a, fit.b0), fit,
                   rf"fit $\tanh(ac+b_0)$, $a$={_g(fit.a)}")
-    _mean_points(ax, c, mean, se, f"mean $B$ (95{_pct()} CI)")
+    _mean_points(ax, c, mean, se, f"mean $B$ (95{percent_sign()} CI)")
     ax.axhline(0, color="k", lw=0.4)
     ax.set_ylim(-1.05, 1.05)
     ax.set_ylabel(r"behaviour $B$")
@@ -169,7 +160,7 @@ def _bell_panel(ax: Any, cond: BundleAnalysis, *, which: str = "restricted") -> 
             _fit_line(ax, cc, bell_curve(cc, fit.a, fit.b), fit,
                       rf"fit $1/(1+a+a b^2c^2/2)$, $b$={_g(fit.b)}")
         ax.set_ylabel("P(correct), full vocabulary")
-    _mean_points(ax, c, mean, se, f"mean (95{_pct()} CI)")
+    _mean_points(ax, c, mean, se, f"mean (95{percent_sign()} CI)")
     top = float(np.nanmax(mean + Z95 * se))
     ax.set_ylim(min(0.0, float(np.nanmin(mean - Z95 * se))), max(1.02, top) if which == "restricted" else 1.05 * top)
 
@@ -182,9 +173,9 @@ def _spread_panel(ax: Any, cond: BundleAnalysis) -> None:
     q = (samples.quantiles_c if samples is not None else None) or {}
     if q:
         ax.fill_between(c, _a(q["q05"]), _a(q["q95"]), color=PALETTE["shade"], alpha=0.25, lw=0,
-                        label=f"5-95{_pct()} of $X$")
+                        label=f"5-95{percent_sign()} of $X$")
         ax.fill_between(c, _a(q["q25"]), _a(q["q75"]), color=PALETTE["shade"], alpha=0.5, lw=0,
-                        label=f"25-75{_pct()}")
+                        label=f"25-75{percent_sign()}")
     rng = np.random.default_rng(0)  # jitter only
     width = 0.012 * (c.max() - c.min())
     for k, (cj, values) in enumerate(zip(_a([] if samples is None else samples.c), [] if samples is None else samples.values)):
@@ -217,7 +208,7 @@ def _tradeoff_panel(ax: Any, cond: BundleAnalysis) -> None:
         ax.axvspan(0, est, color=PALETTE["shade"], alpha=0.12, lw=0, label=r"measured efficient regime $G>\Lambda$")
     ax.fill_between(c, gain - Z95 * gse, gain + Z95 * gse, color=PALETTE["gain"], alpha=0.25, lw=0)
     ax.fill_between(c, loss - Z95 * lse, loss + Z95 * lse, color=PALETTE["loss"], alpha=0.25, lw=0)
-    ax.plot(c, gain, "-", color=PALETTE["gain"], lw=1.2, label=rf"gain $G$ (measured, 95{_pct()} band)")
+    ax.plot(c, gain, "-", color=PALETTE["gain"], lw=1.2, label=rf"gain $G$ (measured, 95{percent_sign()} band)")
     ax.plot(c, loss, "-", color=PALETTE["loss"], lw=1.2, label=r"loss $\Lambda$ (measured)")
     if pred.gain_slope_c is not None:
         ax.plot(c, pred.gain_slope_c * c, ":", color=PALETTE["gain"], lw=0.9, label=r"predicted $s_A\kappa c$")
@@ -230,7 +221,7 @@ def _tradeoff_panel(ax: Any, cond: BundleAnalysis) -> None:
         lo, hi = cross.low, cross.high
         if lo is not None:
             ax.axvspan(lo, hi if hi is not None else c.max(), color="k", alpha=0.08, lw=0)
-        ax.axvline(est, color="k", ls="--", lw=0.8, label=rf"crossover $c$={_g(est)} (95{_pct()} CI shaded)")
+        ax.axvline(est, color="k", ls="--", lw=0.8, label=rf"crossover $c$={_g(est)} (95{percent_sign()} CI shaded)")
     markers = {"0.5": "v", "1": "o", "2": "^"}
     for lam, iv in ({} if joint is None else joint.best_c).items():
         cb = iv.estimate
@@ -256,7 +247,7 @@ def _ident_words(fit: TanhFit | BellFit) -> str:
     ident = fit.identifiability
     if not fit.converged:
         return f"not fitted ({fit.note or 'did not converge'})"
-    if ident is not None and ident.identifiable:
+    if fit.identifiable:
         return "identifiable"
     return "not identifiable: " + "; ".join([] if ident is None else ident.reasons)
 
@@ -394,9 +385,9 @@ def _projection(cond: BundleAnalysis, style: str) -> tuple[Figure, str] | None:
         ax.scatter(xy[sel, 0], xy[sel, 1], s=9, color=color, marker=marker, alpha=0.8, lw=0,
                    label=p.class_names[k])
     ev = p.explained_variance
-    ax.set_xlabel(f"PC 1 ({100 * ev[0]:.0f}{_pct()} of variance)")
-    ax.set_ylabel(f"PC 2 ({100 * ev[1]:.0f}{_pct()} of variance)")
-    ax.legend(loc="best", title=f"linear separation: {100 * p.accuracy_full:.0f}{_pct()}", title_fontsize="x-small")
+    ax.set_xlabel(f"PC 1 ({100 * ev[0]:.0f}{percent_sign()} of variance)")
+    ax.set_ylabel(f"PC 2 ({100 * ev[1]:.0f}{percent_sign()} of variance)")
+    ax.legend(loc="best", title=f"linear separation: {100 * p.accuracy_full:.0f}{percent_sign()}", title_fontsize="x-small")
     _title(fig, style, cond, "Representations")
     caption = (f"The two contrast classes ({p.class_names[0]}; {p.class_names[1]}) in the first two principal "
                f"components of {p.description or 'the representations'} ({cond.condition}); a linear rule "

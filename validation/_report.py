@@ -107,10 +107,6 @@ def load_report(path: str | os.PathLike) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- markdown
 
 
-def _identifiable(fit: TanhFit | BellFit) -> bool:
-    return bool(fit.identifiability is not None and fit.identifiability.identifiable)
-
-
 def crossover_text(tradeoff: TradeoffCheck) -> str:
     """The measured crossover with its bootstrap interval, e.g. ``2.1 [1.8, 2.5]`` (or why there is none).
 
@@ -233,7 +229,7 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
         a_fit = f"{_f(fit.a)} ({_f(None if fit.predicted is None else fit.predicted.a)})" if fit.converged else "n/a"
         bell = cond.fits.bell_full
         b_fit = (f"{_pm(bell.b, bell.b_se)} ({_f(None if bell.predicted is None else bell.predicted.b)})"
-                 + ("" if _identifiable(bell) else ", not identifiable")) if bell.converged else "n/a"
+                 + ("" if bell.identifiable else ", not identifiable")) if bell.converged else "n/a"
         lines.append(f"| `{name}` | {word[v.a1]} | {word[v.a2]} | {word[v.a3]} | {word[v.a4]} | "
                      f"{cond.t1.n_checked} | {v.t1_violations} | {a_fit} | {b_fit} | "
                      f"{crossover_text(tr)} ({_f(tr.predicted.c_eff)}) |")
@@ -313,16 +309,13 @@ def render_markdown(report: dict[str, Any], figures: list[str] | None = None) ->
                 rs = rel.get(pk)
                 lines.append(f"| {label} | {pl} | {_pm(getattr(fit, pk), getattr(fit, pk + '_se'))} | "
                              f"{_f(None if pred is None else getattr(pred, pk))} | "
-                             f"{_f(fit.r2, 4)} | {'yes' if ident is not None and ident.identifiable else 'no'}"
+                             f"{_f(fit.r2, 4)} | {'yes' if fit.identifiable else 'no'}"
                              f"{'' if rs is None else f' (rel. SE {100 * rs:.3g} %)'} |")
-        notes = [(label, getattr(fits, key).note) for label, key, _ in rows
-                 if getattr(fits, key).converged and getattr(fits, key).note]
-        notes += [(label, getattr(fits, key).b_agreement) for label, key, _ in rows
-                  if getattr(fits, key).converged and getattr(fits, key).b_agreement]
-        notes += [(label, "not identifiable: " + "; ".join(getattr(fits, key).identifiability.reasons))
-                  for label, key, _ in rows
-                  if getattr(fits, key).converged and not _identifiable(getattr(fits, key))
-                  and getattr(fits, key).identifiability]
+        converged = [(label, getattr(fits, key)) for label, key, _ in rows if getattr(fits, key).converged]
+        notes = [(label, fit.note) for label, fit in converged if fit.note]
+        notes += [(label, fit.b_agreement) for label, fit in converged if fit.b_agreement]
+        notes += [(label, "not identifiable: " + "; ".join(fit.identifiability.reasons))
+                  for label, fit in converged if fit.identifiability and not fit.identifiable]
         if notes:
             lines += [""] + [f"- {label}: {note}." for label, note in notes]
         lines += ["", "### T2a and T2b against the measured mean helpfulness (restricted P(correct))", ""]

@@ -22,10 +22,6 @@ from typing import Any
 
 import numpy as np
 
-# Arrays left out of report.json (large or internal), wherever they appear in a plain dict.
-_OMIT = {"x_qci", "gaps_qci", "t2a_qc", "t2b_qc", "checked_qc", "slack_qc", "holds_qc"}
-
-
 def to_jsonable(obj: Any) -> Any:
     """Numpy arrays and scalars to lists and floats; NaN (undefined, e.g. a margin at ``c = 0``) to ``None``.
 
@@ -38,7 +34,7 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, ReportRecord):
         return obj.to_dict()
     if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items() if k not in _OMIT}
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [to_jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
@@ -640,6 +636,12 @@ class _FitRecord(ReportRecord):
     @classmethod
     def _params(cls) -> tuple[str, ...]:
         return ()
+
+    @property
+    def identifiable(self) -> bool:
+        """Whether the analysis found the fitted parameters identifiable (False before it has looked)."""
+        ident = getattr(self, "identifiability", None)
+        return bool(ident is not None and ident.identifiable)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,7 +19,7 @@ unsteered response got the same score, :func:`unsaturated_b0`). The slack
 slack lies more than 1.96 standard errors below 0.
 
 :func:`sequence_markdown` writes the report section and :func:`sequence_figure`
-draws the figure; both read the JSON form alone.
+draws the figure, from the typed :class:`SequenceAnalysis` (within its condition's analysis).
 """
 
 from __future__ import annotations
@@ -269,14 +269,12 @@ def sequence_figure(cond: Any, style: str) -> tuple[Any, str] | None:
         return None
     from matplotlib.figure import Figure  # matplotlib loads only when a figure is drawn
 
-    from ._style import PALETTE, figure_size, with_titles
+    from ._style import PALETTE, figure_size, percent_sign, with_titles
 
     def arr(x: Any) -> np.ndarray:
         return np.array([np.nan if v is None else v for v in x], dtype=np.float64)
 
-    import matplotlib  # matplotlib loads only when a figure is drawn
-
-    pct = r"\%" if matplotlib.rcParams["text.usetex"] else "%"  # LaTeX reads % as a comment
+    pct = percent_sign()
     c, mean, se = arr(seq.coefficients), arr(seq.mean_c), arr(seq.se_c)
     fig = Figure(figsize=figure_size(style, 1, rows=1.1), layout="constrained")
     ax = fig.subplots()

@@ -118,6 +118,17 @@ def uses_tex(style: str) -> bool:
     return bool(rc_params(style)["text.usetex"])
 
 
+def percent_sign() -> str:
+    """A percent sign for figure labels: escaped when LaTeX typesets the figure (LaTeX reads % as a comment).
+
+    >>> percent_sign() in ("%", r"\\%")
+    True
+    """
+    import matplotlib
+
+    return r"\%" if matplotlib.rcParams["text.usetex"] else "%"
+
+
 def with_titles(style: str) -> bool:
     """Whether figures of ``style`` carry titles (``paper``: no, its captions go to captions.md).
 

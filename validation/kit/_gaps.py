@@ -29,10 +29,15 @@ import numpy as np
 from hypothesis import strategies as st
 from scipy import special, stats
 
-from steerbounds.theory import expected_helpfulness, helpfulness_lower_bound
-from steerbounds.theory._expectation import Expectation
+from steerbounds.theory import (
+    Expectation,
+    check_covariance as _check_covariance,
+    expected_helpfulness,
+    helpfulness_lower_bound,
+)
+
 from ._strategies import _check_range, covariances, gap_vectors
-from steerbounds.theory import check_covariance as _check_covariance
+
 
 _MIXTURE_NODES = 96  # trapezoid nodes in log W (an even number: the error estimate halves it)
 _MIXTURE_TAIL = 1e-16  # probability of W left outside the nodes' range on each side

@@ -136,7 +136,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="sampling temperature of the responses (default 1: the model's own distribution)")
     p.add_argument("--sequence-coefficients", default=None, metavar="C1,C2,...|all",
                    help="the coefficients the responses are sampled at, on the behaviour grid and containing 0, or "
-                        "'all' for the whole grid (default all; smollm2 -16,-8,0,8,16)")
+                        "'all' for the whole grid (default all; smollm2 -8,0,8,16)")
     p.add_argument("--sequence-prompts", default=None, metavar="N|all",
                    help="sample the first N behaviour prompts, or all (default all)")
     p.add_argument("--sequence-chunk-size", type=int, default=None, metavar="N",
