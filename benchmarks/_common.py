@@ -183,7 +183,12 @@ def block_gemm_rate_jax(shapes, rows: int, repeats: int = 5) -> float:
 
 
 def block_gemm_rate_torch(shapes, rows: int, repeats: int = 5) -> float:
-    """:func:`block_gemm_rate_jax` with torch (``x @ W`` per matrix, the products transformers' layers run)."""
+    """:func:`block_gemm_rate_jax` with torch: ``x @ W`` per matrix, ``W`` stored (in, out) as ours are.
+
+    transformers' ``nn.Linear`` stores (out, in) and runs ``x @ W.T``; at 16 rows that layout measured slower
+    on this machine (about 80 against 140 GFLOP/s), so this rate is the faster of the two: a bound for
+    transformers' own products, not a measurement of them.
+    """
     import torch
 
     gen = torch.Generator().manual_seed(0)
@@ -273,6 +278,13 @@ def matmul_params_per_token(cfg) -> dict:
 def block_flops(cfg, tokens: float, context: float) -> float:
     """FLOPs of one block on ``tokens`` query tokens, each attending over ``context`` keys on average."""
     return 2 * tokens * matmul_params_per_token(cfg)["block"] + 4 * tokens * context * cfg.n_heads * cfg.head_size
+
+
+def last_block_flops(cfg, kv_tokens: float, rows: float, context: float) -> float:
+    """FLOPs of a last block that computes keys and values at ``kv_tokens`` positions and the rest (queries,
+    attention over ``context`` keys, output, MLP) at ``rows`` last positions only."""
+    kv = 2 * cfg.d_model * 2 * cfg.n_kv_heads * cfg.head_size  # per position
+    return kv * kv_tokens + block_flops(cfg, rows, context) - kv * rows
 
 
 def unembed_flops(cfg, rows: float) -> float:

@@ -51,6 +51,7 @@ from _common import (  # noqa: E402
     block_matrix_shapes,
     block_flops,
     copy_bandwidth,
+    last_block_flops,
     machine,
     matmul_peak_jax,
     matmul_peak_torch,
@@ -246,7 +247,6 @@ def _torch_worker(conn, cfg: GenConfig, folder: str, tokens, mask, vector, coefs
 
 def _jax_worker(conn, cfg: GenConfig, folder: str, tokens, mask, vector, coefs, sv_site):
     import jax
-    import jax.numpy as jnp
     from flax import nnx
 
     from steerbounds.numerics import (
@@ -265,10 +265,11 @@ def _jax_worker(conn, cfg: GenConfig, folder: str, tokens, mask, vector, coefs, 
     budget = int(cfg.memory_budget_gib * 2**30)
     kw = dict(mask_bt=mask, steering=steering, coefficients_c=coefs, memory_budget_bytes=budget)
     lay = arrange_prompts(tokens, mask, None, share_span=True)
-    padded = bucket(len(coefs))  # as generate pads and splits the coefficients
+    bucketed = bucket(len(coefs))  # as generate pads and splits the coefficients
     most = generation_chunk_size(model.config, cfg.prompts, 1, lay.span_tokens_p.shape[0],
-                                 lay.own_tokens_bt.shape[1], cfg.new_tokens, padded, memory_budget_bytes=budget)
-    chunk = -(-padded // -(-padded // most))
+                                 lay.own_tokens_bt.shape[1], cfg.new_tokens, bucketed, memory_budget_bytes=budget)
+    n_chunks = -(-bucketed // most)
+    chunk = -(-bucketed // n_chunks)
     sections = {
         "c": lambda: generate(graphdef, state, tokens, max_new_tokens=cfg.new_tokens, **kw).tokens_cbsn,
         "c_prefill": lambda: generate(graphdef, state, tokens, max_new_tokens=1, **kw).tokens_cbsn,
@@ -278,7 +279,7 @@ def _jax_worker(conn, cfg: GenConfig, folder: str, tokens, mask, vector, coefs, 
     }
     conn.send({"ready": True, "span": common_span_length(tokens, mask), "chunk": chunk,
                "own_width": lay.own_tokens_bt.shape[1],
-               "chunks": -(-padded // chunk), "padded_coefficients": padded,
+               "chunks": n_chunks, "padded_coefficients": n_chunks * chunk,
                "devices": [str(d) for d in jax.devices()], "xla_flags": os.environ.get("XLA_FLAGS", ""),
                # XLA's CPU client runs one intra-op thread per usable core
                "xla_threads": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()})
@@ -303,8 +304,6 @@ def _jax_worker(conn, cfg: GenConfig, folder: str, tokens, mask, vector, coefs, 
 # ----------------------------------------------------------------------------- driver
 
 
-
-
 def ensure_steering_vectors(site: Path) -> str | None:
     """Install steering-vectors (without dependencies) into ``site`` if absent; return the folder or None."""
     if (site / "steering_vectors").is_dir():
@@ -318,24 +317,26 @@ def ensure_steering_vectors(site: Path) -> str | None:
     return str(site)
 
 
+def prefill_flops(cfg: GenConfig, model_cfg, lengths, span: int) -> float:
+    """Our prefill (and sweep) FLOPs on prompts of ``lengths`` real tokens whose first ``span`` are shared:
+    blocks 0..first steered layer once, the rest per coefficient, the last block's output and the
+    unembedding at each prompt's last token only."""
+    k, n, first, b = cfg.coefficients, cfg.n_layers, min(cfg.layers), len(lengths)
+    own = lengths - span
+    per_block = (block_flops(model_cfg, span, (span + 1) / 2) if span else 0.0) + sum(
+        block_flops(model_cfg, o, span + (o + 1) / 2) for o in own)
+    later = max(n - first - 1, 0)
+    last_block = last_block_flops(model_cfg, span + own.sum(), b, float(lengths.mean()))
+    return (first + 1) * per_block + k * (
+        ((later - 1) * per_block + last_block if later else 0.0) + unembed_flops(model_cfg, b))
+
+
 def count_flops(cfg: GenConfig, model_cfg, tokens, mask, span: int) -> dict:
     """FLOPs from the shapes. Real tokens only for ours; transformers also computes its padding."""
     lengths = mask.sum(1)
     b, t = tokens.shape
-    k, n_new, n, first = cfg.coefficients, cfg.new_tokens, cfg.n_layers, min(cfg.layers)
-    own = lengths - span
-    # ours, prefill: blocks 0..first once over span + own tokens; the rest per coefficient
-    def prompt_blocks(n_blocks):
-        span_part = block_flops(model_cfg, span, (span + 1) / 2) if span else 0.0
-        own_part = sum(block_flops(model_cfg, o, span + (o + 1) / 2) for o in own)
-        return n_blocks * (span_part + own_part)
-
-    # the last block: keys and values at every prompt position, the rest at each prompt's last token only
-    kv_flops = 2 * (span + own.sum()) * model_cfg.d_model * 2 * model_cfg.n_kv_heads * model_cfg.head_size
-    last_block = kv_flops + block_flops(model_cfg, b, float(lengths.mean()))
-    later = max(n - first - 1, 0)
-    ours_prefill = prompt_blocks(first + 1) + k * (
-        (prompt_blocks(later - 1) + last_block if later else 0.0) + unembed_flops(model_cfg, b))
+    k, n_new, n = cfg.coefficients, cfg.new_tokens, cfg.n_layers
+    ours_prefill = prefill_flops(cfg, model_cfg, lengths, span)
     ctx = lengths.mean() + np.arange(1, n_new).mean() if n_new > 1 else lengths.mean()
     decode = k * (n_new - 1) * (n * block_flops(model_cfg, b, ctx) + unembed_flops(model_cfg, b))
     theirs_prefill = k * (n * block_flops(model_cfg, b * t, (t + 1) / 2) + unembed_flops(model_cfg, b))
@@ -352,7 +353,7 @@ def ideal_times(cfg: GenConfig, model_cfg, flops: dict, peak: float, bandwidth: 
     decode step reads the weights once per forward call (ours: once per chunk of coefficients; transformers:
     once per coefficient, each call runs one) plus the cache. Prefill reads the weights once per call too.
     """
-    steps = max(cfg.new_tokens - 1, 1)
+    steps = cfg.new_tokens - 1
     k = cfg.coefficients
     w = weight_bytes(model_cfg)
     ours_step = max(flops["ours_decode"] / steps / peak, (chunks * w + kv_read) / bandwidth)
@@ -539,16 +540,8 @@ def run(cfg: GenConfig, *, out_path: Path, cache: Path, sv_site: Path | None, pa
         if outputs.get(other) is not None:
             agree[f"c_vs_{other}_token_fraction"] = float(np.mean(outputs[other] == ours))
     sweep_diff = float(np.abs(outputs["sweep_shared"] - outputs["sweep_plain"]).max())
-    span_flops = {}
-    lengths = mask.sum(1)
-    first = min(cfg.layers)
-    for shared in (True, False):
-        s = span if shared else 0
-        own = lengths - s
-        per_block = (block_flops(model_cfg, s, (s + 1) / 2) if s else 0.0) + sum(
-            block_flops(model_cfg, o, s + (o + 1) / 2) for o in own)
-        span_flops[shared] = (first + 1) * per_block + cfg.coefficients * (
-            (cfg.n_layers - first - 1) * per_block + unembed_flops(model_cfg, cfg.prompts))
+    # the sweep is the prefill's work (its last block also at the last position only), with or without the span
+    span_flops = {shared: prefill_flops(cfg, model_cfg, mask.sum(1), span if shared else 0) for shared in (True, False)}
     for name, shared in (("sweep_shared", True), ("sweep_plain", False)):
         sec = res["sections"][name]
         sec.update(flops=span_flops[shared], achieved_flops_per_s=span_flops[shared] / med[name],
@@ -656,8 +649,8 @@ def format_table(report: dict) -> str:
         f"{use.replace('_', ' ')} ({g['rows']} rows) {g['xla_flops_per_s'] / 1e9:.0f} / {g['torch_flops_per_s'] / 1e9:.0f} "
         f"= {g['xla_over_torch']:.2f}" for use, g in res["block_gemm"].items()))
     gb = res["gemm_bound"]
-    lines.append(f"with only its FLOPs, at its backend's rate for these products: (c) {gb['ours_s']:.1f} s, (a)/(b) "
-                 f"{gb['theirs_s']:.1f} s; (c) at that rate would be " + ", ".join(
+    lines.append(f"with only its FLOPs, at its backend's rate for these products: (c) {gb['ours_s']:.3g} s, (a)/(b) "
+                 f"{gb['theirs_s']:.3g} s; (c) at that rate would be " + ", ".join(
                      f"{sp[f'c_at_xla_gemm_rate_over_{o}']:.2f}x faster than ({o})" for o in ("a", "b")
                      if f"c_at_xla_gemm_rate_over_{o}" in sp))
     ca = res["cache"]
@@ -691,6 +684,8 @@ def main(argv=None) -> dict:
     for key in ("repeats", "prompts", "coefficients", "new_tokens"):
         if getattr(cfg, key) < 1:
             parser.error(f"--{key.replace('_', '-')} must be at least 1")
+    if cfg.new_tokens < 2:
+        parser.error("--new-tokens must be at least 2: the benchmark times decode steps after the first token")
     out = args.out or ROOT / "results" / "bench" / ("generate-small.json" if args.small else "generate.json")
     return run(cfg, out_path=out, cache=args.cache, sv_site=None if args.no_steering_vectors else args.sv_site,
                passive=args.omp_passive)

@@ -44,7 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    ROOT, Worker, block_flops, machine, matmul_peak_jax, matmul_peak_torch, measure_memory, median, timed, unembed_flops,
+    ROOT, Worker, block_flops, last_block_flops, machine, matmul_peak_jax, matmul_peak_torch, measure_memory, median, timed, unembed_flops,
     uptime, versions,
 )
 
@@ -288,8 +288,6 @@ def _jax_worker(conn, cfg: BenchConfig, folder: str, tokens_bt, coefficients_c, 
 # ----------------------------------------------------------------------------- driver
 
 
-
-
 _SHORT = ("forward", "analytic")  # timed INNER times per round (single passes are short)
 INNER = 3
 
@@ -335,9 +333,7 @@ def sweep_flops(cfg: BenchConfig) -> dict:
                                       n_heads=cfg.n_heads, max_len=cfg.max_len)
     b, t, k, n, f = cfg.prompts, cfg.tokens, cfg.coefficients, cfg.n_layers, min(cfg.layers)
     full_block = block_flops(mc, b * t, (t + 1) / 2)
-    hd = mc.head_size
-    kv_only = 2 * b * t * mc.d_model * 2 * mc.n_kv_heads * hd
-    last_block = kv_only + block_flops(mc, b, t) - 2 * b * mc.d_model * 2 * mc.n_kv_heads * hd
+    last_block = last_block_flops(mc, b * t, b, t)
     a = k * (n * full_block + unembed_flops(mc, b * t))
     a_last = k * (n * full_block + unembed_flops(mc, b))
     stop = min(f + 1, n)
