@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -59,7 +60,7 @@ def test_optional_keys_are_absent_not_null():
     ([1, 2], TypeError, "must be a dict"),
 ])
 def test_from_dict_refuses_bad_input(bad, error, words):
-    with pytest.raises(error, match=f"ValueSummary.from_dict: .*{__import__('re').escape(words)}"):
+    with pytest.raises(error, match=f"ValueSummary.from_dict: .*{re.escape(words)}"):
         ValueSummary.from_dict(bad)
 
 
