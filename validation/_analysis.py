@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from steerbounds.theory import instance_of
-
 import dataclasses
 from typing import Any
 
 import numpy as np
+
+from steerbounds import theory
+from steerbounds.theory import instance_of
 
 from ._assumptions import a1_margins, a2_gap_changes, a3_linear_response, a4_behaviour_mass
 from ._bundle import ActivationBundle, BundleError, validate_bundle
@@ -61,8 +62,6 @@ def _per_pair_radii(margin_q: np.ndarray, b0_q: np.ndarray, gaps_qk: np.ndarray,
     Only prompts where A1 holds (positive median margin) and ``|B_0| < 1`` enter; a
     pair whose question has ``s_H <= 0`` has an infinite radius (no second-order loss).
     """
-    from steerbounds import theory  # sympy and JAX load when an analysis runs, not with the bundle format
-
     ok = (margin_q > 0) & (np.abs(b0_q) < 1)
     if not ok.any():
         return PairRadii(n_pairs=0, note="no prompt with a positive margin and |B_0| < 1")
@@ -191,8 +190,6 @@ def _analyze(bundle: ActivationBundle, config: ValidationConfig) -> BundleAnalys
     fit_restr = _compare_b(fit_restr, share_c, ih0, a2.bias, full=False)
 
     # Tradeoff (section 4).
-    from steerbounds import theory  # sympy and JAX load when an analysis runs, not with the bundle format
-
     margin_for_slope = np.where(np.isfinite(a1.margin_per_prompt_median), a1.margin_per_prompt_median, 0.0)
     inside = np.abs(b0_q) < 1.0  # a saturated prompt (B_0 = +-1) has slope 0 (C1.1's limit)
     s_a_q = np.zeros_like(b0_q)

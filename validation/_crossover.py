@@ -21,7 +21,6 @@ rather than a number that the grid cannot support.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -51,15 +50,6 @@ class MeasuredTradeoff:
     n_questions: int
     seed: int
     notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (λ keys as strings)."""
-        return {"grid_c": self.grid_c, "gain_c": self.gain_c, "loss_c": self.loss_c, "gain_se_c": self.gain_se_c,
-                "loss_se_c": self.loss_se_c, "crossover": self.crossover.as_dict(),
-                "best_c": {f"{lam:g}": iv.as_dict() for lam, iv in self.best_c.items()},
-                "crossover_lambda": {f"{lam:g}": iv.as_dict() for lam, iv in self.crossover_lambda.items()},
-                "n_prompts": self.n_prompts, "n_questions": self.n_questions, "seed": self.seed,
-                "notes": list(self.notes)}
 
 
 def crossover_points(grid_c: np.ndarray, gain_bc: np.ndarray, loss_bc: np.ndarray) -> np.ndarray:

@@ -725,7 +725,7 @@ class CurveFits(ReportRecord):
 class Interval(ReportRecord):
     """A point estimate with a bootstrap percentile interval (``None`` ends are open: beyond the grid).
 
-    >>> Interval(1.0, 0.8, 1.3, 0.95).as_dict()["high"]
+    >>> Interval(1.0, 0.8, 1.3, 0.95).to_dict()["high"]
     1.3
     """
 
@@ -735,14 +735,6 @@ class Interval(ReportRecord):
     level: float  # coverage of the interval, e.g. 0.95
     n_beyond: int = 0  # bootstrap draws in which the value was not reached within the grid
     n_boot: int = 0  # bootstrap draws
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (the same as ``to_dict``).
-
-        Returns:
-            the dict of report.json.
-        """
-        return self.to_dict()
 
 
 @dataclass(frozen=True)
