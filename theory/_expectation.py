@@ -43,7 +43,8 @@ _CHUNK = 1024  # Monte Carlo pairs evaluated at once
 class Expectation(NamedTuple):
     """An estimate of ``E[H_r]`` and its error: a standard error (Monte Carlo) or a quadrature error estimate.
 
-    What :func:`expected_helpfulness` returns.
+    What :func:`expected_helpfulness` returns. A NamedTuple, hence a pytree: it passes into and out of
+    ``jax.jit`` and ``jax.vmap`` as its two arrays.
 
     >>> Expectation(0.5, 0.01).stderr
     0.01
